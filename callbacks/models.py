@@ -1,0 +1,116 @@
+from django.db import models
+
+from providers.models import EmailProvider
+
+
+class EventKind(models.TextChoices):
+    """The normalised kinds every parser maps an ESP's event to."""
+
+    DELIVERED = "delivered", "Delivered"
+    SOFT_BOUNCE = "soft_bounce", "Soft bounce"
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    DROPPED = "dropped", "Dropped"
+    INVALID = "invalid", "Invalid"
+    SPAM = "spam", "Spam"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    IGNORED = "ignored", "Ignored (logged only)"
+
+
+class CallbackLog(models.Model):
+    """One request to a callback URL and what became of it."""
+
+    provider = models.ForeignKey(
+        EmailProvider, on_delete=models.CASCADE, related_name="callback_logs"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+    method = models.CharField(max_length=10, default="POST")
+    payload_format = models.CharField(max_length=30, blank=True)
+    status_code = models.PositiveSmallIntegerField()
+    events_total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    ignored = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    body_excerpt = models.TextField(blank=True)
+    is_sample = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["provider", "-received_at"], name="callbacklog_provider_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.status_code} for {self.provider_id} at {self.received_at}"
+
+
+class DailyStat(models.Model):
+    """Delivery counters per provider per day, incremented atomically in bulk."""
+
+    provider = models.ForeignKey(
+        EmailProvider, on_delete=models.CASCADE, related_name="daily_stats"
+    )
+    date = models.DateField()
+    delivered = models.PositiveIntegerField(default=0)
+    soft_bounce = models.PositiveIntegerField(default=0)
+    hard_bounce = models.PositiveIntegerField(default=0)
+    dropped = models.PositiveIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    spam = models.PositiveIntegerField(default=0)
+    unsubscribed = models.PositiveIntegerField(default=0)
+    ignored = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "date"], name="one_stat_per_provider_day"),
+        ]
+        indexes = [models.Index(fields=["date"], name="dailystat_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} {self.date}"
+
+    @property
+    def bounces(self) -> int:
+        return self.soft_bounce + self.hard_bounce
+
+
+class ReceivedEvent(models.Model):
+    """The de-duplication key of every applied event: a replayed event is skipped."""
+
+    provider = models.ForeignKey(EmailProvider, on_delete=models.CASCADE, related_name="+")
+    event_key = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_key"], name="one_event_per_key"),
+        ]
+
+
+class SoftBouncePolicy(models.Model):
+    """Singleton: when repeated soft bounces make an address Inactive."""
+
+    threshold = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=3,
+        help_text="Soft bounces that make an address Inactive; empty means never.",
+    )
+    window_days = models.PositiveSmallIntegerField(default=14)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "soft bounce policy"
+
+    def __str__(self) -> str:
+        if self.threshold is None:
+            return "Never make an address Inactive for soft bounces"
+        return f"Inactive after {self.threshold} soft bounces within {self.window_days} days"
+
+    @classmethod
+    def current(cls) -> "SoftBouncePolicy":
+        policy, _ = cls.objects.get_or_create(pk=1)
+        return policy

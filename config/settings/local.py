@@ -1,0 +1,12 @@
+"""The embedded default: SQLite, a file-system broker, a local SMTP sink."""
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR, env
+
+DEBUG = env.bool("DEBUG", default=True)
+
+VAR_DIR.mkdir(exist_ok=True)
+for folder in ("broker", "broker-processed", "media"):
+    (VAR_DIR / folder).mkdir(exist_ok=True)
+
+DEMO_SMTP_PORT = env.int("DEMO_SMTP_PORT", default=1025)

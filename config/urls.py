@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from .health import health
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="providers:list", permanent=False)),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("health/", health, name="health"),
+    path("admin/", admin.site.urls),
+    path("settings/email/providers/", include("providers.urls")),
+    path("callbacks/", include("callbacks.urls")),
+    path("profiles/", include("profiles.urls")),
+]

@@ -1,0 +1,10 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from .models import Profile
+
+
+@login_required
+def profile_list(request):
+    profiles = Profile.objects.all()[:50]
+    return render(request, "profiles/profile_list.html", {"profiles": profiles})

@@ -1,0 +1,180 @@
+import secrets
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import crypto
+
+
+def new_callback_token() -> str:
+    """256 bits of randomness, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+class EmailProviderManager(models.Manager):
+    def mark_default(self, provider: "EmailProvider") -> None:
+        """Make `provider` the only default; safe under concurrent requests."""
+        with transaction.atomic():
+            list(self.select_for_update().order_by("pk").values_list("pk", flat=True))
+            self.filter(is_default=True).exclude(pk=provider.pk).update(is_default=False)
+            self.filter(pk=provider.pk).update(is_default=True)
+        provider.is_default = True
+
+    def default(self) -> "EmailProvider | None":
+        return self.filter(is_default=True).first()
+
+
+class EmailProvider(models.Model):
+    class Kind(models.TextChoices):
+        SMTP = "smtp", "Generic SMTP"
+        GMAIL = "gmail", "Gmail / Google Workspace"
+        SENDGRID = "sendgrid", "SendGrid"
+        NETCORE = "netcore", "Netcore Cloud"
+
+    class Scheme(models.TextChoices):
+        SMTP = "smtp", "SMTP"
+        SMTPS = "smtps", "SMTPS"
+        STARTTLS = "starttls", "STARTTLS"
+
+    class PreferenceCenter(models.TextChoices):
+        NONE = "none", "None"
+        SYSTEM = "system", "System Preference Center"
+        CUSTOM = "custom", "Custom URL"
+
+    nickname = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind)
+    is_default = models.BooleanField(default=False)
+    callback_token = models.CharField(max_length=64, unique=True, default=new_callback_token)
+
+    # SMTP connection (Generic SMTP and Gmail).
+    host = models.CharField(max_length=253, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    scheme = models.CharField(max_length=10, choices=Scheme, blank=True)
+    username = models.CharField(max_length=254, blank=True)
+
+    # The one secret of a provider: SMTP password or app password, or API key.
+    secret_encrypted = models.TextField(blank=True, editable=False)
+    secret_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # SendGrid's signed event webhook: the verification (public) key, optional.
+    webhook_verification_key = models.TextField(blank=True)
+
+    from_name = models.CharField("Default From Name", max_length=100, blank=True)
+    from_address = models.EmailField("From Address")
+    reply_to_address = models.EmailField("Reply Address", blank=True)
+    preference_center = models.CharField(
+        "Email Preference Center",
+        max_length=10,
+        choices=PreferenceCenter,
+        default=PreferenceCenter.NONE,
+    )
+    preference_center_url = models.URLField("Custom preference center URL", blank=True)
+    unsubscribe_page_url = models.URLField("Unsubscribe Page", blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EmailProviderManager()
+
+    class Meta:
+        ordering = ["nickname"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="one_default_provider",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.nickname
+
+    # --- secrets ---------------------------------------------------------------
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted) if self.secret_encrypted else ""
+
+    def set_secret(self, plaintext: str) -> None:
+        self.secret_encrypted = crypto.encrypt(plaintext)
+        self.secret_last4 = plaintext[-4:]
+        self.secret_changed_at = timezone.now()
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)
+
+    # --- callbacks ---------------------------------------------------------------
+    def rotate_callback_token(self) -> None:
+        self.callback_token = new_callback_token()
+        self.save(update_fields=["callback_token", "updated_at"])
+
+    @property
+    def callback_path(self) -> str:
+        from django.urls import reverse
+
+        return reverse("callbacks:receive", args=[self.callback_token])
+
+    @property
+    def callback_url(self) -> str:
+        return settings.SITE_URL + self.callback_path
+
+    @property
+    def is_smtp(self) -> bool:
+        return self.kind in (self.Kind.SMTP, self.Kind.GMAIL)
+
+
+class TestEmail(models.Model):
+    """One "Send test email" request and its verdict."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    class FailureReason(models.TextChoices):
+        CONNECTION_ERROR = "connection_error", "SMTP connection error"
+        TIMEOUT = "timeout", "SMTP timeout"
+        INVALID_RECIPIENT = "invalid_recipient", "SMTP invalid email ID"
+        DISPATCH_FAILED = "dispatch_failed", "SMTP dispatching failed"
+        AUTH_FAILED = "auth_failed", "Authentication failed"
+        ESP_REJECTED = "esp_rejected", "Rejected by the ESP"
+        QUEUE_UNAVAILABLE = "queue_unavailable", "Could not be queued"
+        STALE = "stale", "Worker stopped responding"
+
+    provider = models.ForeignKey(EmailProvider, on_delete=models.CASCADE, related_name="test_emails")
+    recipient = models.EmailField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
+    failure_reason = models.CharField(max_length=20, choices=FailureReason, blank=True)
+    failure_detail = models.TextField(blank=True)
+    esp_status_code = models.PositiveIntegerField(null=True, blank=True)
+    esp_message_id = models.CharField(max_length=255, blank=True)
+    meta = models.CharField(max_length=255, blank=True, help_text="The meta header value sent.")
+    transcript = models.TextField(blank=True, help_text="The SMTP conversation, for admins.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "started_at"], name="testemail_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Test email to {self.recipient} via {self.provider}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SENT, self.Status.FAILED)
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.finished_at is None:
+            return None
+        return int((self.finished_at - self.created_at).total_seconds() * 1000)

@@ -1,0 +1,43 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from profiles.models import Profile
+from providers.models import EmailProvider
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+
+
+class EmailProviderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EmailProvider
+
+    nickname = factory.Sequence(lambda n: f"Provider {n}")
+    kind = EmailProvider.Kind.SMTP
+    host = "smtp.example.com"
+    port = 587
+    scheme = EmailProvider.Scheme.STARTTLS
+    username = "mailer"
+    from_name = "Postdesk"
+    from_address = "news@example.com"
+
+    @factory.post_generation
+    def secret(obj, create, extracted, **kwargs):  # noqa: N805
+        obj.set_secret(extracted or "s3cret-password")
+        if create:
+            obj.save(update_fields=["secret_encrypted", "secret_last4", "secret_changed_at"])
+
+
+class ProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Profile
+
+    email = factory.Sequence(lambda n: f"person{n}@example.org")
+    name = factory.Sequence(lambda n: f"Person {n}")
