@@ -1,23 +1,17 @@
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 
 from providers.models import EmailProvider
 
-from .models import DailyStat, SoftBouncePolicy
+from .models import SoftBouncePolicy
 
 
 @csrf_exempt
 def receive(request, token):
     get_object_or_404(EmailProvider, callback_token=token)
     return HttpResponseNotAllowed(["POST", "HEAD"])
-
-
-@login_required
-def stats(request):
-    return render(request, "callbacks/stats.html", {"stats": DailyStat.objects.all()[:30]})
 
 
 @staff_member_required
