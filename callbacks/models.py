@@ -89,6 +89,9 @@ class ReceivedEvent(models.Model):
             models.UniqueConstraint(fields=["provider", "event_key"], name="one_event_per_key"),
         ]
 
+    def __str__(self) -> str:
+        return self.event_key
+
 
 class SoftBouncePolicy(models.Model):
     """Singleton: when repeated soft bounces make an address Inactive."""

@@ -27,7 +27,7 @@ class Profile(models.Model):
     inactive_reason = models.CharField(max_length=20, choices=Reason, blank=True)
     inactive_since = models.DateTimeField(null=True, blank=True)
     inactive_provider = models.CharField(
-        max_length=100, blank=True, help_text="Nickname of the provider whose event made it Inactive."
+        max_length=100, blank=True, help_text="Nickname of the provider behind the change."
     )
     inactive_detail = models.TextField(blank=True, help_text="The ESP's diagnostic text.")
     soft_bounce_count = models.PositiveIntegerField(default=0)
@@ -81,4 +81,4 @@ class TimelineEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} for {self.profile_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"

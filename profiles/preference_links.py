@@ -9,7 +9,8 @@ MAX_AGE_SECONDS = 60 * 60 * 24 * 90
 
 
 def make_token(email: str) -> str:
-    return signing.TimestampSigner(salt=SALT).sign_object({"e": email.strip().lower()}, compress=True)
+    signer = signing.TimestampSigner(salt=SALT)
+    return signer.sign_object({"e": email.strip().lower()}, compress=True)
 
 
 def read_token(token: str, max_age: int = MAX_AGE_SECONDS) -> str:

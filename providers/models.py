@@ -145,7 +145,9 @@ class TestEmail(models.Model):
         QUEUE_UNAVAILABLE = "queue_unavailable", "Could not be queued"
         STALE = "stale", "Worker stopped responding"
 
-    provider = models.ForeignKey(EmailProvider, on_delete=models.CASCADE, related_name="test_emails")
+    provider = models.ForeignKey(
+        EmailProvider, on_delete=models.CASCADE, related_name="test_emails"
+    )
     recipient = models.EmailField()
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
