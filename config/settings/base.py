@@ -144,6 +144,7 @@ SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
 NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")
 CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CALLBACK_MAX_BODY_BYTES
+DEMO_SMTP_PORT = env.int("DEMO_SMTP_PORT", default=1025)
 PROVIDER_HOSTS_ALLOW_PRIVATE = env.bool("PROVIDER_HOSTS_ALLOW_PRIVATE", default=True)
 
 # --- Logging -----------------------------------------------------------------

@@ -8,5 +8,3 @@ DEBUG = env.bool("DEBUG", default=True)
 VAR_DIR.mkdir(exist_ok=True)
 for folder in ("broker", "broker-processed", "media"):
     (VAR_DIR / folder).mkdir(exist_ok=True)
-
-DEMO_SMTP_PORT = env.int("DEMO_SMTP_PORT", default=1025)

@@ -1,0 +1,64 @@
+"""Every dashboard page refuses anonymous users; only the documented public URLs are open."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+PUBLIC = {
+    "login",
+    "logout",
+    "health",
+    "callbacks:receive",
+    "profiles:preferences",
+    "profiles:one_click_unsubscribe",
+}
+SAMPLE_ARGS = {"pk": 1, "token": "not-a-token", "kind": "smtp", "object_id": 1}
+
+
+def dashboard_url_names(patterns=None, namespace=""):
+    for entry in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace == "admin":
+                continue
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from dashboard_url_names(entry.url_patterns, inner)
+        elif isinstance(entry, URLPattern) and entry.name:
+            name = namespace + entry.name
+            if name not in PUBLIC:
+                yield name, list(entry.pattern.converters)
+
+
+def sample_url(name, converters):
+    return reverse(name, kwargs={key: SAMPLE_ARGS[key] for key in converters})
+
+
+DASHBOARD_URLS = sorted(dashboard_url_names())
+
+
+def test_every_app_has_dashboard_pages():
+    namespaces = {name.split(":")[0] for name, _ in DASHBOARD_URLS}
+    assert {"providers", "profiles", "callbacks"} <= namespaces
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "converters"), DASHBOARD_URLS)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_anonymous_user_is_sent_to_login(client, name, converters, method):
+    url = sample_url(name, converters)
+    response = getattr(client, method)(url)
+    assert response.status_code in (302, 405), f"{name} answered {response.status_code}"
+    if response.status_code == 302:
+        assert response.url.startswith(reverse("login")) or "/admin/login/" in response.url
+
+
+@pytest.mark.django_db
+def test_admin_requires_staff_login(client):
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response.url
+
+
+@pytest.mark.django_db
+def test_signed_in_user_reaches_the_provider_list(client_logged_in):
+    response = client_logged_in.get(reverse("providers:list"))
+    assert response.status_code == 200
+    assert b"Providers" in response.content

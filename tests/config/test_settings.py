@@ -1,0 +1,68 @@
+"""Settings come from the environment; production refuses to start without its secrets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "SECRET_KEY": "x" * 50,
+    "DATABASE_URL": "postgres://postdesk@db.internal:5432/postdesk",
+    "ALLOWED_HOSTS": "postdesk.example.com",
+    "FIELD_ENCRYPTION_KEYS": "dGVzdC1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=",
+}
+
+
+def load_settings(module: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    code = (
+        "import django; from django.conf import settings; django.setup(); "
+        "print(settings.DATABASES['default']['ENGINE'], settings.DEBUG, settings.ALLOWED_HOSTS)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    clean.pop("CELERY_BROKER_URL", None)
+    clean.update(env, DJANGO_SETTINGS_MODULE=module)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize("missing", sorted(PRODUCTION_ENV))
+def test_production_refuses_to_start_without_each_secret(missing):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = load_settings("config.settings.production", env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert missing in result.stderr
+
+
+def test_production_starts_with_its_secrets():
+    result = load_settings("config.settings.production", PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "False",
+        "['postdesk.example.com']",
+    ]
+
+
+def test_local_default_needs_no_services():
+    result = load_settings("config.settings.local", {})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("django.db.backends.sqlite3 True")
+
+
+def test_production_passes_the_deploy_checklist():
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    env.update(PRODUCTION_ENV, DJANGO_SETTINGS_MODULE="config.settings.production")
+    env["SECRET_KEY"] = "a-long-random-production-secret-key-0123456789-abcdefghijklmnop"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
