@@ -1,6 +1,6 @@
 import pytest
-from kombu import Connection
 from django.urls import reverse
+from kombu import Connection
 
 from config.celery_app import app as celery_app
 
