@@ -4,6 +4,8 @@ from .base import *  # noqa: F403
 from .base import BASE_DIR, env
 
 SECRET_KEY = "test-secret-key"
+# Tests sign in with Client.login (no request); the rate-limit test turns axes back on.
+AXES_ENABLED = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
