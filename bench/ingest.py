@@ -1,0 +1,244 @@
+"""Callback ingestion under load: gunicorn (2 workers) on PostgreSQL, 1000-event batches.
+
+    .venv/bin/python -m bench.ingest --seconds 60
+
+Seeds a million profiles first if the benchmark database is empty (bench.seed). Reports the
+sustained events per second and the per-batch latency, then the floors: PostgreSQL COPY of the
+same rows into a bare table, and a bare Django view that only parses the JSON.
+"""
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+
+import httpx
+
+from bench.common import ROOT, ensure_database, percentile, setup_django
+
+BENCH_ENV = {
+    "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghijkl",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "FIELD_ENCRYPTION_KEYS": "YmVuY2gta2V5LTAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=",
+    "SECURE_SSL_REDIRECT": "false",
+    "LOG_LEVEL": "WARNING",
+}
+MIX = [("delivered", 70), ("soft", 15), ("hard", 10), ("spam", 3), ("unsubscribe", 2)]
+
+
+def sendgrid_event(rng: random.Random, profiles: int, now: int) -> dict:
+    kind = rng.choices([k for k, _ in MIX], weights=[w for _, w in MIX])[0]
+    event = {
+        "email": f"person{rng.randrange(profiles)}@bench.example",
+        "timestamp": now - rng.randrange(3600),
+        "sg_event_id": uuid.UUID(int=rng.getrandbits(128)).hex,
+        "sg_message_id": uuid.UUID(int=rng.getrandbits(128)).hex + ".filter0001",
+        "smtp-id": f"<{rng.getrandbits(64):x}@bench.example>",
+    }
+    if kind == "delivered":
+        event.update(event="delivered", response="250 OK")
+    elif kind == "soft":
+        event.update(event="bounce", type="blocked", status="4.2.2", reason="452 mailbox full")
+    elif kind == "hard":
+        event.update(event="bounce", type="bounce", status="5.1.1", reason="550 no such user")
+    elif kind == "spam":
+        event.update(event="spamreport")
+    else:
+        event.update(event="unsubscribe")
+    return event
+
+
+def make_batches(count: int, size: int, profiles: int, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    now = int(time.time())
+    return [
+        json.dumps([sendgrid_event(rng, profiles, now) for _ in range(size)]).encode()
+        for _ in range(count)
+    ]
+
+
+@contextmanager
+def gunicorn(app: str, port: int, env: dict[str, str]):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            app,
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "120",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def load(url: str, batches: list[bytes], seconds: float, concurrency: int, size: int) -> dict:
+    """Post batches from `concurrency` threads for `seconds`; every answer must be 200."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+    counter = iter(range(10**9))
+
+    def worker():
+        with httpx.Client(timeout=60) as client:
+            while time.monotonic() < stop_at:
+                body = batches[next(counter) % len(batches)]
+                started = time.perf_counter()
+                response = client.post(
+                    url, content=body, headers={"Content-Type": "application/json"}
+                )
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    ok = statuses.get(200, 0)
+    return {
+        "events_per_second": ok * size / elapsed,
+        "batches": len(latencies),
+        "statuses": statuses,
+        "p50": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
+        "seconds": elapsed,
+    }
+
+
+def copy_floor(batches: list[bytes]) -> float:
+    """Events per second for PostgreSQL to COPY the same rows into a bare table."""
+    from django.db import connection
+
+    rows = [
+        (
+            e["email"],
+            e["event"],
+            e.get("type", ""),
+            e["timestamp"],
+            e["sg_event_id"],
+            e.get("reason", ""),
+        )
+        for body in batches
+        for e in json.loads(body)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE bench_floor (email text, event text, type text, ts bigint, "
+            "event_id text, reason text)"
+        )
+        started = time.perf_counter()
+        with cursor.cursor.copy("COPY bench_floor FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_floor")
+    return len(rows) / elapsed
+
+
+def bench_provider_token() -> str:
+    from providers.models import EmailProvider
+
+    provider, _ = EmailProvider.objects.get_or_create(
+        nickname="Bench SendGrid",
+        defaults={"kind": EmailProvider.Kind.SENDGRID, "from_address": "bench@bench.example"},
+    )
+    if not EmailProvider.objects.filter(is_default=True).exists():
+        EmailProvider.objects.mark_default(provider)
+    return provider.callback_token
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+
+    os.environ.update(BENCH_ENV)
+    setup_django()
+    ensure_database()
+    from profiles.models import Profile
+
+    if not Profile.objects.filter(email="person0@bench.example").exists():
+        subprocess.run(
+            [sys.executable, "-m", "bench.seed", "--profiles", str(args.profiles), "--events", "0"],
+            cwd=ROOT,
+            check=True,
+        )
+    token = bench_provider_token()
+    batches = make_batches(200, args.batch_size, args.profiles, seed=int(time.time()))
+    env = {
+        **BENCH_ENV,
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    }
+
+    print(
+        f"Callback ingestion, {args.batch_size}-event SendGrid batches, "
+        f"{args.concurrency} connections, {args.seconds:.0f} s, {os.cpu_count()} cores"
+    )
+    with gunicorn("config.wsgi", args.port, env) as base:
+        result = load(
+            f"{base}/callbacks/{token}/", batches, args.seconds, args.concurrency, args.batch_size
+        )
+    print(
+        f"  Postdesk:   {result['events_per_second']:>9,.0f} events/s sustained over "
+        f"{result['seconds']:.0f} s; per batch p50 {result['p50']:.0f} ms, "
+        f"p99 {result['p99']:.0f} ms; answers {result['statuses']}"
+    )
+
+    with gunicorn("bench.bare_app", args.port + 1, env) as base:
+        bare = load(
+            f"{base}/callbacks/x/",
+            batches,
+            min(args.seconds, 20),
+            args.concurrency,
+            args.batch_size,
+        )
+    floor = copy_floor(batches)
+    print(
+        f"  bare view:  {bare['events_per_second']:>9,.0f} events/s (parse JSON, answer 200); "
+        f"p50 {bare['p50']:.0f} ms, p99 {bare['p99']:.0f} ms"
+    )
+    print(f"  COPY floor: {floor:>9,.0f} events/s into a bare table")
+    print(
+        f"  ratios: COPY floor / Postdesk = {floor / result['events_per_second']:.1f}x, "
+        f"bare view / Postdesk = {bare['events_per_second'] / result['events_per_second']:.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
