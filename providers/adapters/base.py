@@ -1,0 +1,271 @@
+"""The one interface every delivery adapter implements, and the one error type it raises.
+
+An adapter turns an `OutgoingMessage` into a request to one ESP. The base class owns what is
+the same everywhere: the resolved sender fields, the meta header, the List-Unsubscribe
+headers, timeouts, TLS trust, and wrapping of network errors into `DeliveryError`. A subclass
+only translates: `_send()` speaks the ESP's protocol, `_translate_error()` names the ESP's own
+failures, and `check_connection()` walks through the settings without sending mail.
+
+The meta header
+---------------
+Every message carries ``X-Postdesk-Meta: <recipient>|<test_email_id>|<provider_id>``. It plays
+the part of the ``X-CleverTap_META`` header in seed 003: an ESP (or a relay in front of a
+Generic SMTP server) echoes the value back in the callback's ``meta`` key, so a callback can
+be attributed to a profile and a send. The API adapters also pass it where their webhooks
+echo it natively (SendGrid ``custom_args``, Netcore ``token_to``).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import httpx
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from providers.models import EmailProvider
+
+META_HEADER = "X-Postdesk-Meta"
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+def make_meta(recipient: str, test_email_id: int | str, provider_id: int | str | None) -> str:
+    """The meta header value: ``<recipient>|<test_email_id>|<provider_id>``."""
+    return f"{recipient}|{test_email_id}|{provider_id or ''}"
+
+
+class DeliveryError(Exception):
+    """A send (or a connection check) failed, classified for the user.
+
+    `reason` is a `TestEmail.FailureReason` value; `detail` is the server's or ESP's own words;
+    `code` is the SMTP reply code or HTTP status when there was one; `transient` says whether
+    trying again later may work (timeouts, refused connections, 4xx SMTP replies, 5xx from an
+    API).
+    """
+
+    def __init__(
+        self, reason: str, detail: str, *, code: int | None = None, transient: bool = False
+    ) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.code = code
+        self.transient = transient
+
+
+@dataclass
+class OutgoingMessage:
+    """What to send: the adapter adds the sender, reply-to and standard headers."""
+
+    to: str
+    subject: str
+    text: str
+    html: str = ""
+    meta: str = ""
+
+
+@dataclass
+class Envelope:
+    """An `OutgoingMessage` with everything the provider settings add, ready to translate."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+    from_address: str
+    from_name: str
+    reply_to: str
+    meta: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CheckStep:
+    """One step of "Test connection": what was tried, whether it worked, the server's words."""
+
+    name: str
+    ok: bool | None  # None: skipped (not used by these settings)
+    detail: str
+
+
+@dataclass
+class SendResult:
+    message_id: str
+    code: int | None = None
+    transcript: str = ""
+
+
+class Adapter:
+    """Base class of the delivery adapters; see the module docstring."""
+
+    def __init__(self, provider: EmailProvider, *, secret: str | None = None) -> None:
+        self.provider = provider
+        self._secret = secret
+        self.transcript = ""  # what a subclass recorded of the conversation, for admins
+
+    # --- the interface ---------------------------------------------------------------
+    def send(self, message: OutgoingMessage) -> SendResult:
+        """Send one message; return the ESP's message id or raise `DeliveryError`."""
+        envelope = self.envelope(message)
+        try:
+            return self._send(envelope)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            error = self._translate_error(exc) or self._wrap_network_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    def check_connection(self) -> list[CheckStep]:
+        """Walk through the settings step by step without sending mail."""
+        raise NotImplementedError
+
+    # --- for subclasses --------------------------------------------------------------
+    def _send(self, envelope: Envelope) -> SendResult:
+        raise NotImplementedError
+
+    def _translate_error(self, exc: Exception) -> DeliveryError | None:
+        """Name an ESP-specific failure; None lets the base wrap it."""
+        return None
+
+    @property
+    def secret(self) -> str:
+        return self._secret if self._secret is not None else self.provider.secret
+
+    @property
+    def timeout(self) -> float:
+        return float(settings.SMTP_TIMEOUT_SECONDS)
+
+    # --- shared by all adapters ----------------------------------------------------
+    def envelope(self, message: OutgoingMessage) -> Envelope:
+        provider = self.provider
+        headers = {}
+        if message.meta:
+            headers[META_HEADER] = message.meta
+        unsubscribe_url = self.unsubscribe_url(message.to)
+        if unsubscribe_url:
+            headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+            headers["List-Unsubscribe-Post"] = ONE_CLICK
+        return Envelope(
+            to=message.to,
+            subject=message.subject,
+            text=message.text,
+            html=message.html,
+            from_address=provider.from_address,
+            from_name=provider.from_name,
+            reply_to=provider.reply_to_address,
+            meta=message.meta,
+            headers=headers,
+        )
+
+    def unsubscribe_url(self, recipient: str) -> str:
+        """Where List-Unsubscribe points (RFC 2369 / RFC 8058 one-click), or "" for none.
+
+        System preference center: the signed one-click URL, which accepts the mailbox
+        provider's ``POST List-Unsubscribe=One-Click``. Custom: the marketer's URL, which must
+        accept that POST too. None: no header.
+        """
+        from profiles import preference_links
+        from providers.models import EmailProvider
+
+        choice = self.provider.preference_center
+        if choice == EmailProvider.PreferenceCenter.SYSTEM:
+            return preference_links.one_click_unsubscribe_url(recipient)
+        if choice == EmailProvider.PreferenceCenter.CUSTOM:
+            return self.provider.preference_center_url
+        return ""
+
+    def _wrap_network_error(self, exc: Exception) -> DeliveryError | None:
+        return wrap_network_error(exc)
+
+
+def wrap_network_error(exc: BaseException) -> DeliveryError | None:
+    """Errors below the ESP's protocol, the same for every adapter."""
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return DeliveryError(
+            "timeout", f"No answer in time ({exc or 'timed out'}).", transient=True
+        )
+    if isinstance(exc, socket.gaierror):
+        return DeliveryError(
+            "connection_error", f"The host name does not resolve ({exc.strerror or exc})."
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return DeliveryError(
+            "connection_error",
+            f"The server's TLS certificate is not trusted ({exc.verify_message}).",
+        )
+    if isinstance(exc, ssl.SSLError):
+        return DeliveryError(
+            "connection_error",
+            f"TLS failed ({exc.reason or exc}); check that the scheme matches the port.",
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return DeliveryError(
+            "connection_error",
+            "The server refused the connection (nothing listens on that port).",
+            transient=True,
+        )
+    if isinstance(exc, httpx.TransportError | OSError):
+        return DeliveryError("connection_error", f"Network error: {exc}", transient=True)
+    return None
+
+
+def ssl_context() -> ssl.SSLContext:
+    """Certificate-verifying TLS context; SMTP_CA_FILE adds a CA to trust (tests, private CAs)."""
+    cafile = getattr(settings, "SMTP_CA_FILE", None) or None
+    return ssl.create_default_context(cafile=cafile)
+
+
+class HttpApiAdapter(Adapter):
+    """Shared plumbing for ESPs with a JSON web API (httpx, timeouts, error wrapping)."""
+
+    base_url_setting = ""
+
+    @property
+    def timeout(self) -> float:
+        return float(settings.ESP_HTTP_TIMEOUT_SECONDS)
+
+    @property
+    def base_url(self) -> str:
+        return getattr(settings, self.base_url_setting).rstrip("/")
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=self.timeout, follow_redirects=False)
+
+    def api_error(self, response: httpx.Response) -> DeliveryError:
+        """Classify a non-2xx answer, keeping the ESP's status and message."""
+        status = response.status_code
+        text = f"HTTP {status}: {esp_error_message(response)}"
+        if status in (401, 403):
+            return DeliveryError("auth_failed", text, code=status)
+        transient = status >= 500 or status == 429
+        return DeliveryError("esp_rejected", text, code=status, transient=transient)
+
+
+def esp_error_message(response: httpx.Response) -> str:
+    """The ESP's own error text from a JSON body of any common shape, else the raw body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:500] or response.reason_phrase
+    messages = []
+    if isinstance(body, dict):
+        errors = body.get("errors") or body.get("error")
+        if isinstance(errors, list):
+            for item in errors:
+                if isinstance(item, dict):
+                    where = f"{item['field']}: " if item.get("field") else ""
+                    messages.append(where + str(item.get("message") or item.get("description")))
+                else:
+                    messages.append(str(item))
+        elif isinstance(errors, dict | str):
+            messages.append(
+                str(errors.get("message", errors)) if isinstance(errors, dict) else errors
+            )
+        if not messages and body.get("message"):
+            messages.append(str(body["message"]))
+    return "; ".join(messages) or response.text.strip()[:500] or response.reason_phrase

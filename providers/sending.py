@@ -1,0 +1,160 @@
+"""Deliver a test email through its provider's adapter and store the verdict.
+
+`deliver_test_email` is what the Celery task calls; it is a plain function so tests can run it
+without a worker. It claims the row with a conditional UPDATE (queued → sending), so a task
+that runs twice sends once and a re-run after success does nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.html import strip_tags
+
+from providers.adapters import DeliveryError, OutgoingMessage, adapter_for, make_meta
+from providers.models import TestEmail
+
+log = logging.getLogger(__name__)
+
+Status = TestEmail.Status
+Reason = TestEmail.FailureReason
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"
+    FAILED = "failed"
+    RETRY = "retry"  # transient failure; the row is queued again for the next attempt
+    SKIPPED = "skipped"  # another run owns the row, or it is already finished
+
+
+def deliver_test_email(test_email: TestEmail, *, may_retry: bool = False) -> Outcome:
+    """Send `test_email` once and record the outcome on the row.
+
+    A transient failure with `may_retry` puts the row back to queued (keeping the last error
+    for the page to show) and returns RETRY; the caller schedules the next attempt.
+    """
+    now = timezone.now()
+    claimed = TestEmail.objects.filter(pk=test_email.pk, status=Status.QUEUED).update(
+        status=Status.SENDING, started_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return Outcome.SKIPPED
+    test_email.refresh_from_db()
+    provider = test_email.provider
+    meta = make_meta(test_email.recipient, test_email.pk, provider.pk)
+    adapter = adapter_for(provider)
+    try:
+        result = adapter.send(build_message(test_email, meta))
+    except DeliveryError as error:
+        retry = error.transient and may_retry
+        _record_failure(test_email, error, adapter.transcript, meta, retry=retry)
+        return Outcome.RETRY if retry else Outcome.FAILED
+    except Exception as exc:  # a bug or an unreadable secret: record it, never leave "sending"
+        log.exception("Test email %s failed unexpectedly", test_email.pk)
+        error = DeliveryError(Reason.DISPATCH_FAILED, f"Unexpected error: {exc!r}")
+        _record_failure(test_email, error, adapter.transcript, meta, retry=False)
+        return Outcome.FAILED
+    TestEmail.objects.filter(pk=test_email.pk, status=Status.SENDING).update(
+        status=Status.SENT,
+        failure_reason="",
+        failure_detail="",
+        esp_status_code=result.code,
+        esp_message_id=result.message_id[:255],
+        meta=meta[:255],
+        transcript=adapter.transcript,
+        finished_at=timezone.now(),
+    )
+    return Outcome.SENT
+
+
+def _record_failure(
+    test_email: TestEmail, error: DeliveryError, transcript: str, meta: str, *, retry: bool
+) -> None:
+    TestEmail.objects.filter(pk=test_email.pk, status=Status.SENDING).update(
+        status=Status.QUEUED if retry else Status.FAILED,
+        failure_reason=error.reason,
+        failure_detail=error.detail,
+        esp_status_code=error.code,
+        meta=meta[:255],
+        transcript=transcript,
+        finished_at=None if retry else timezone.now(),
+    )
+
+
+def build_message(test_email: TestEmail, meta: str) -> OutgoingMessage:
+    """The test email itself; its words live in providers/test_email_message.html."""
+    provider = test_email.provider
+    html = render_to_string(
+        "providers/test_email_message.html",
+        {"provider": provider, "test_email": test_email, "site_url": settings.SITE_URL},
+    )
+    text = "\n".join(line.strip() for line in strip_tags(html).splitlines())
+    text = "\n".join(part for part in text.split("\n\n") if part.strip()).strip() + "\n"
+    return OutgoingMessage(
+        to=test_email.recipient,
+        subject=f"Postdesk test email from {provider.nickname}",
+        text=text,
+        html=html,
+        meta=meta,
+    )
+
+
+# --- enqueueing -------------------------------------------------------------------
+def enqueue_test_email(test_email: TestEmail) -> None:
+    """Send `test_email` through Celery once the row is committed (delay_on_commit).
+
+    If the broker cannot be reached the row is kept and marked failed ("Could not be queued")
+    so the page can say so; publishing happens in an on_commit callback that catches the
+    broker's errors instead of letting them escape from the commit.
+    """
+    from providers.tasks import send_test_email
+
+    def publish() -> None:
+        try:
+            send_test_email.delay(test_email.pk)
+        except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
+            log.warning("Could not queue test email %s: %s", test_email.pk, exc)
+            mark_queue_unavailable(test_email.pk, exc)
+
+    transaction.on_commit(publish)
+
+
+def mark_queue_unavailable(test_email_id: int, exc: Exception) -> None:
+    TestEmail.objects.filter(pk=test_email_id, status=Status.QUEUED).update(
+        status=Status.FAILED,
+        failure_reason=Reason.QUEUE_UNAVAILABLE,
+        failure_detail=f"The task queue could not be reached: {exc}",
+        finished_at=timezone.now(),
+    )
+
+
+def stale_after() -> timedelta:
+    """How long a "sending" row may last before we call the worker lost."""
+    return timedelta(
+        seconds=max(settings.SMTP_TIMEOUT_SECONDS, settings.ESP_HTTP_TIMEOUT_SECONDS) * 8
+    )
+
+
+def mark_stale(test_email: TestEmail) -> bool:
+    """Fail a row stuck in "sending" (its worker died mid-send); True if it was."""
+    if test_email.status != Status.SENDING or test_email.started_at is None:
+        return False
+    cutoff = timezone.now() - stale_after()
+    changed = TestEmail.objects.filter(
+        pk=test_email.pk, status=Status.SENDING, started_at__lt=cutoff
+    ).update(
+        status=Status.FAILED,
+        failure_reason=Reason.STALE,
+        failure_detail="The worker stopped responding while sending.",
+        finished_at=timezone.now(),
+    )
+    if changed:
+        test_email.refresh_from_db()
+    return bool(changed)

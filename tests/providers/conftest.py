@@ -1,0 +1,9 @@
+from tests.servers import (  # noqa: F401  (fixtures)
+    closed_port,
+    esp_api,
+    netcore_api,
+    sendgrid_api,
+    silent_server,
+    smtp_server,
+    tls_ca,
+)
