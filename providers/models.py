@@ -1,11 +1,16 @@
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import models, transaction
-from django.db.models import Q
+from django.contrib.admin.models import LogEntry
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from . import crypto
+
+SECRET_HINT_MIN_LENGTH = 12
 
 
 def new_callback_token() -> str:
@@ -14,16 +19,79 @@ def new_callback_token() -> str:
 
 
 class EmailProviderManager(models.Manager):
+    """The default rules live here: exactly one default once any provider exists."""
+
+    def _lock_all(self) -> list[int]:
+        # Lock every provider row in a fixed order, so concurrent changes to the default
+        # run one after another instead of racing (PostgreSQL; SQLite locks the file).
+        return list(self.select_for_update().order_by("pk").values_list("pk", flat=True))
+
     def mark_default(self, provider: "EmailProvider") -> None:
         """Make `provider` the only default; safe under concurrent requests."""
         with transaction.atomic():
-            list(self.select_for_update().order_by("pk").values_list("pk", flat=True))
+            self._lock_all()
             self.filter(is_default=True).exclude(pk=provider.pk).update(is_default=False)
-            self.filter(pk=provider.pk).update(is_default=True)
+            if not self.filter(pk=provider.pk).update(is_default=True):
+                raise self.model.DoesNotExist("The provider was deleted meanwhile.")
         provider.is_default = True
 
     def default(self) -> "EmailProvider | None":
         return self.filter(is_default=True).first()
+
+    def add(self, provider: "EmailProvider") -> "EmailProvider":
+        """Save a new provider; the first one becomes the default."""
+        with transaction.atomic():
+            self._lock_all()
+            provider.is_default = not self.filter(is_default=True).exists()
+            try:
+                with transaction.atomic():
+                    provider.save(force_insert=True)
+            except IntegrityError:
+                if not provider.is_default:
+                    raise
+                # Two "first" providers raced; the other one is the default now.
+                provider.is_default = False
+                provider.save(force_insert=True)
+        return provider
+
+    def remove(
+        self, provider: "EmailProvider", successor: "EmailProvider | None" = None
+    ) -> "EmailProvider | None":
+        """Delete `provider`; if it was the default, hand the mark to `successor`.
+
+        Without a successor the oldest remaining provider takes the mark, so the rule
+        "exactly one default once one exists" holds. Returns the default afterwards.
+        """
+        with transaction.atomic():
+            self._lock_all()
+            was_default = self.filter(pk=provider.pk, is_default=True).exists()
+            provider.delete()
+            if not was_default:
+                return self.default()
+            remaining = self.order_by("created_at", "pk")
+            if successor is not None and remaining.filter(pk=successor.pk).exists():
+                heir = successor
+            else:
+                heir = remaining.first()
+            if heir is None:
+                return None
+            remaining.filter(pk=heir.pk).update(is_default=True)
+            heir.is_default = True
+            return heir
+
+    def with_recent_bounces(self, days: int = 30):
+        """Annotate `recent_bounces`: soft + hard bounces of the last `days` days.
+
+        Reads the callbacks app's daily stats through the reverse relation only, so this
+        app imports nothing from `callbacks`. None when no stats exist for the window.
+        """
+        since = timezone.localdate() - timedelta(days=days)
+        return self.annotate(
+            recent_bounces=Sum(
+                F("daily_stats__soft_bounce") + F("daily_stats__hard_bounce"),
+                filter=Q(daily_stats__date__gte=since),
+            )
+        )
 
 
 class EmailProvider(models.Model):
@@ -50,7 +118,9 @@ class EmailProvider(models.Model):
 
     # SMTP connection (Generic SMTP and Gmail).
     host = models.CharField(max_length=253, blank=True)
-    port = models.PositiveIntegerField(null=True, blank=True)
+    port = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
     scheme = models.CharField(max_length=10, choices=Scheme, blank=True)
     username = models.CharField(max_length=254, blank=True)
 
@@ -87,6 +157,10 @@ class EmailProvider(models.Model):
                 condition=Q(is_default=True),
                 name="one_default_provider",
             ),
+            models.CheckConstraint(
+                condition=Q(port__isnull=True) | Q(port__gte=1, port__lte=65535),
+                name="provider_port_in_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -99,8 +173,16 @@ class EmailProvider(models.Model):
 
     def set_secret(self, plaintext: str) -> None:
         self.secret_encrypted = crypto.encrypt(plaintext)
-        self.secret_last4 = plaintext[-4:]
+        # Only long secrets show a hint: four characters of a short one give too much away.
+        self.secret_last4 = plaintext[-4:] if len(plaintext) >= SECRET_HINT_MIN_LENGTH else ""
         self.secret_changed_at = timezone.now()
+
+    def reencrypt_secret(self) -> bool:
+        """Re-encrypt the stored secret under the newest key; False when there is none."""
+        if not self.secret_encrypted:
+            return False
+        self.secret_encrypted = crypto.reencrypt(self.secret_encrypted)
+        return True
 
     @property
     def has_secret(self) -> bool:
@@ -124,6 +206,15 @@ class EmailProvider(models.Model):
     @property
     def is_smtp(self) -> bool:
         return self.kind in (self.Kind.SMTP, self.Kind.GMAIL)
+
+
+class ProviderAuditEntry(LogEntry):
+    """The audit trail of provider changes: Django's admin log, seen through a proxy."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "provider audit entry"
+        verbose_name_plural = "provider audit trail"
 
 
 class TestEmail(models.Model):

@@ -1,0 +1,83 @@
+"""The audit trail of provider changes, kept in Django's admin log (LogEntry).
+
+Every dashboard change goes through `record()`, so admins see who did what and when in
+Django admin (Email providers > History, and the "Provider audit trail" list). Messages
+name the fields that changed, never their values: secrets must not leak into the log.
+"""
+
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
+
+from .models import EmailProvider, ProviderAuditEntry
+
+CREATED = "created"
+EDITED = "edited"
+DELETED = "deleted"
+MARKED_DEFAULT = "marked_default"
+ROTATED_CALLBACK = "rotated_callback"
+
+_FLAGS = {
+    CREATED: ADDITION,
+    EDITED: CHANGE,
+    DELETED: DELETION,
+    MARKED_DEFAULT: CHANGE,
+    ROTATED_CALLBACK: CHANGE,
+}
+
+_MESSAGES = {
+    MARKED_DEFAULT: "Marked as the default provider.",
+    ROTATED_CALLBACK: "Rotated the callback URL; the previous URL no longer accepts events.",
+}
+
+
+def _field_labels(provider: EmailProvider, fields: list[str]) -> list[str]:
+    labels = []
+    for name in fields:
+        try:
+            labels.append(str(provider._meta.get_field(name).verbose_name))
+        except FieldDoesNotExist:  # a form-only field such as "secret"
+            labels.append(name.replace("_", " "))
+    return labels
+
+
+def change_message(action: str, provider: EmailProvider, fields: list[str] | None = None):
+    """The LogEntry change message: admin's JSON format for add/change, text otherwise."""
+    if action == CREATED:
+        return [{"added": {}}]
+    if action == EDITED:
+        return [{"changed": {"fields": _field_labels(provider, fields or [])}}] if fields else []
+    if action == DELETED:
+        return [{"deleted": {"name": str(provider._meta.verbose_name), "object": str(provider)}}]
+    return _MESSAGES[action]
+
+
+def record(
+    user: AbstractBaseUser,
+    provider: EmailProvider,
+    action: str,
+    fields: list[str] | None = None,
+) -> LogEntry:
+    """Log `action` on `provider` by `user`. Call DELETED before the row is deleted.
+
+    `fields` (for EDITED) are field names; only their labels are written.
+    """
+    entries = LogEntry.objects.log_actions(
+        user_id=user.pk,
+        queryset=[provider],
+        action_flag=_FLAGS[action],
+        change_message=change_message(action, provider, fields),
+        single_object=True,
+    )
+    return entries
+
+
+def history(provider: EmailProvider, limit: int = 20):
+    """The newest audit entries of one provider, with their users, in one query."""
+    content_type = ContentType.objects.get_for_model(EmailProvider)
+    return (
+        ProviderAuditEntry.objects.filter(content_type=content_type, object_id=str(provider.pk))
+        .select_related("user")
+        .order_by("-action_time", "-pk")[:limit]
+    )
