@@ -1,10 +1,41 @@
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
+
+# Below this many characters a substring search cannot use a trigram index (trigrams are
+# three characters long), so the list searches by prefix instead.
+TRIGRAM_MIN_LENGTH = 3
 
 
 def normalize_email(address: str) -> str:
     """Addresses are compared case-insensitively everywhere: store them folded."""
     return address.strip().lower()
+
+
+class ProfileQuerySet(models.QuerySet):
+    def search(self, term: str) -> "ProfileQuerySet":
+        """Profiles whose email or name contains `term` (case-insensitive).
+
+        Terms of three characters or more are matched anywhere, which PostgreSQL answers from
+        the trigram indexes of migration 0003; shorter terms match the start of the email or
+        name, answered from the btree pattern indexes, so a one-letter search never scans a
+        million rows.
+        """
+        term = term.strip()
+        if not term:
+            return self
+        if len(term) >= TRIGRAM_MIN_LENGTH:
+            return self.filter(Q(email__icontains=term) | Q(name__icontains=term))
+        return self.filter(Q(email__startswith=term.lower()) | Q(name__istartswith=term))
+
+    def with_status(self, status: str = "", reason: str = "") -> "ProfileQuerySet":
+        queryset = self
+        if status:
+            queryset = queryset.filter(status=status)
+        if reason:
+            queryset = queryset.filter(inactive_reason=reason)
+        return queryset
 
 
 class Profile(models.Model):
@@ -36,12 +67,15 @@ class Profile(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ProfileQuerySet.as_manager()
+
     class Meta:
         ordering = ["email"]
         indexes = [
             models.Index(fields=["status", "inactive_reason", "email"], name="profile_status_idx"),
             models.Index(Lower("name"), name="profile_name_lower_idx"),
             models.Index(fields=["-created_at"], name="profile_created_idx"),
+            models.Index(fields=["inactive_since"], name="profile_inactive_since_idx"),
         ]
 
     def __str__(self) -> str:
@@ -82,3 +116,54 @@ class TimelineEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ProfileImport(models.Model):
+    """One uploaded CSV of profiles, imported in the background by `tasks.import_profiles`.
+
+    The file itself is kept in the row (not on a local disk) so that any worker machine can
+    read it; it is emptied once the import has finished.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Finished"
+        FAILED = "failed", "Failed"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filename = models.CharField(max_length=255, blank=True)
+    source = models.BinaryField(editable=False, default=bytes)
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    total = models.PositiveIntegerField(default=0, help_text="Data rows in the file.")
+    processed = models.PositiveIntegerField(default=0, help_text="Data rows read so far.")
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text="The first bad rows: [{line, message}]."
+    )
+    failure = models.TextField(blank=True, help_text="Why the whole file could not be imported.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} of {self.filename or 'a CSV file'} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return min(100, self.processed * 100 // self.total)

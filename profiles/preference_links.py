@@ -13,8 +13,15 @@ def make_token(email: str) -> str:
     return signer.sign_object({"e": email.strip().lower()}, compress=True)
 
 
-def read_token(token: str, max_age: int = MAX_AGE_SECONDS) -> str:
+def link_max_age() -> int:
+    """How long a link stays valid; settings.PREFERENCE_LINK_MAX_AGE_SECONDS overrides."""
+    return getattr(settings, "PREFERENCE_LINK_MAX_AGE_SECONDS", MAX_AGE_SECONDS)
+
+
+def read_token(token: str, max_age: int | None = None) -> str:
     """The email a token was made for; raises signing.BadSignature (or SignatureExpired)."""
+    if max_age is None:
+        max_age = link_max_age()
     return signing.TimestampSigner(salt=SALT).unsign_object(token, max_age=max_age)["e"]
 
 

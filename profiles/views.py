@@ -1,19 +1,150 @@
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
-from django.shortcuts import render
+import csv
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import services
+from .forms import ProfileFilterForm, ReactivateForm
+from .listing import filtered_profiles, paginate_without_count
 from .models import Profile
+
+TIMELINE_PER_PAGE = 25
+
+# (sort key, column heading) of the list's sortable columns.
+SORTABLE_COLUMNS = [
+    ("email", "Email"),
+    ("name", "Name"),
+    ("status", "Status"),
+    ("inactive_since", "Inactive since"),
+    ("created", "Created"),
+]
+
+EXPORT_COLUMNS = [
+    "email",
+    "name",
+    "status",
+    "inactive_reason",
+    "inactive_since",
+    "inactive_provider",
+    "created_at",
+]
 
 
 @login_required
+@require_GET
 def profile_list(request):
-    profiles = Profile.objects.all()[:50]
-    return render(request, "profiles/profile_list.html", {"profiles": profiles})
+    form = ProfileFilterForm(request.GET)
+    filters = form.cleaned_or_defaults()
+    page = paginate_without_count(filtered_profiles(filters), request.GET.get("page"))
+    context = {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "profiles": page.items,
+        "columns": _sort_columns(filters["sort"]),
+        "is_filtered": bool(filters["q"] or filters["status"] or filters["reason"]),
+    }
+    return render(request, "profiles/profile_list.html", context)
 
 
-def preferences(request, token):
-    raise Http404
+def _sort_columns(current: str) -> list[dict]:
+    """Each column's heading, the sort its link asks for, and its current direction."""
+    columns = []
+    for key, label in SORTABLE_COLUMNS:
+        direction = "asc" if current == key else "desc" if current == f"-{key}" else ""
+        columns.append(
+            {
+                "label": label,
+                "sort": f"-{key}" if direction == "asc" else key,
+                "direction": direction,
+            }
+        )
+    return columns
 
 
-def one_click_unsubscribe(request, token):
-    raise Http404
+@login_required
+@require_GET
+def profile_detail(request, pk):
+    profile = get_object_or_404(Profile, pk=pk)
+    timeline = paginate_without_count(
+        profile.timeline.all(), request.GET.get("page"), per_page=TIMELINE_PER_PAGE
+    )
+    return render(
+        request,
+        "profiles/profile_detail.html",
+        {"profile": profile, "timeline": timeline, "events": timeline.items},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile_reactivate(request, pk):
+    if not request.user.is_staff:
+        raise PermissionDenied("Only an admin can re-activate an address.")
+    profile = get_object_or_404(Profile, pk=pk)
+    if profile.is_active:
+        messages.info(request, f"{profile.email} is already Active.")
+        return redirect("profiles:detail", pk=profile.pk)
+    form = ReactivateForm(request.POST or None, profile=profile)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reactivate_profile(
+                profile.pk, by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except services.ProfileAlreadyActive:
+            messages.info(request, f"{profile.email} was already re-activated.")
+        else:
+            messages.success(request, f"{profile.email} is Active again.")
+        return redirect("profiles:detail", pk=profile.pk)
+    return render(
+        request,
+        "profiles/profile_reactivate.html",
+        {
+            "profile": profile,
+            "form": form,
+            "needs_extra_confirmation": services.needs_extra_confirmation(profile),
+        },
+    )
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _safe_cell(value) -> str:
+    """Text a spreadsheet will not run as a formula (CSV injection)."""
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+@login_required
+@require_GET
+def profile_export(request):
+    """The list as CSV, with the list's search, filters and sort, streamed row by row."""
+    filters = ProfileFilterForm(request.GET).cleaned_or_defaults()
+    rows = filtered_profiles(filters).values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(EXPORT_COLUMNS)
+        for row in rows:
+            yield writer.writerow([_safe_cell(value) for value in row])
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="profiles-{stamp}.csv"'
+    return response
