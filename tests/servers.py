@@ -6,7 +6,9 @@ stopped by its fixture's teardown.
 Fixtures:
     tls_ca            trustme CA; ``settings.SMTP_CA_FILE`` points at its PEM so adapters trust it
     smtp_server       factory: ``smtp_server(scheme="smtp"|"smtps"|"starttls", auth=True,
-                      refuse={"addr": "550 5.1.1 ..."})`` → `SmtpServer` (started, auto-stopped)
+                      refuse={"addr": "550 5.1.1 ..."}, auth_exclude=["PLAIN"])``
+                      → `SmtpServer` (started, stopped at teardown); AUTH user/password are
+                      SMTP_USER / SMTP_PASSWORD; ``server.messages`` holds `ReceivedMail`s
     silent_server     a TCP server that accepts connections and never says a word
     closed_port       a loopback port nothing listens on
     esp_api           factory: ``esp_api()`` → `StubApi` (loopback HTTP server, scripted replies)
@@ -20,7 +22,6 @@ import json
 import socket
 import ssl
 import threading
-import warnings
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -115,6 +116,7 @@ def start_smtp_server(
     auth: bool = False,
     refuse: dict[str, str] | None = None,
     server_context: ssl.SSLContext | None = None,
+    auth_exclude: list[str] | None = None,
 ) -> SmtpServer:
     handler = RecordingHandler(refuse)
     kwargs = {"ident": "Postdesk test SMTP"}
@@ -122,11 +124,10 @@ def start_smtp_server(
         kwargs.update(authenticator=check_password, auth_required=True)
         # aiosmtpd only knows about STARTTLS; with SMTPS or plain SMTP it must allow AUTH.
         kwargs["auth_require_tls"] = scheme == "starttls"
+        kwargs["auth_exclude_mechanism"] = auth_exclude or []
     if scheme == "starttls":
         kwargs.update(tls_context=server_context, require_starttls=True)
-    with warnings.catch_warnings():  # AUTH without STARTTLS is deliberate for SMTP/SMTPS
-        warnings.simplefilter("ignore", UserWarning)
-        controller = _build_controller(handler, scheme, server_context, kwargs)
+    controller = _build_controller(handler, scheme, server_context, kwargs)
     controller.start()
     return SmtpServer("127.0.0.1", controller.port, scheme, handler, controller)
 
@@ -160,8 +161,14 @@ def smtp_server(tls_ca):
     tls_ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_context)
     started: list[SmtpServer] = []
 
-    def start(scheme: str = "smtp", *, auth: bool = False, refuse=None) -> SmtpServer:
-        server = start_smtp_server(scheme, auth=auth, refuse=refuse, server_context=server_context)
+    def start(scheme="smtp", *, auth=False, refuse=None, auth_exclude=None) -> SmtpServer:
+        server = start_smtp_server(
+            scheme,
+            auth=auth,
+            refuse=refuse,
+            server_context=server_context,
+            auth_exclude=auth_exclude,
+        )
         started.append(server)
         return server
 
