@@ -17,6 +17,11 @@ from .models import EmailProvider
 SECRET_FIELDS = ("secret",)
 
 
+def _posted(request: HttpRequest):
+    """The POST data for a form, even when empty (an empty POST still submits it)."""
+    return request.POST if request.method == "POST" else None
+
+
 def _kind_or_404(kind: str) -> type[ProviderForm]:
     try:
         return form_class_for(kind)
@@ -65,7 +70,7 @@ def _nickname_taken(form: ProviderForm) -> None:
 @sensitive_variables("form")
 def provider_create(request: HttpRequest, kind: str) -> HttpResponse:
     form_class = _kind_or_404(kind)
-    form = form_class(request.POST or None, sign_callback_token=True)
+    form = form_class(_posted(request), sign_callback_token=True)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -98,7 +103,7 @@ def provider_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def provider_edit(request: HttpRequest, pk: int) -> HttpResponse:
     provider = get_object_or_404(EmailProvider, pk=pk)
     form_class = form_class_for(provider.kind)
-    form = form_class(request.POST or None, instance=provider)
+    form = form_class(_posted(request), instance=provider)
     if request.method == "POST" and form.is_valid():
         changed = [name for name in form.changed_data if name != "secret"]
         if form.secret_changed:
@@ -118,7 +123,7 @@ def provider_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def provider_delete(request: HttpRequest, pk: int) -> HttpResponse:
     provider = get_object_or_404(EmailProvider, pk=pk)
-    form = DeleteProviderForm(request.POST or None, provider=provider)
+    form = DeleteProviderForm(_posted(request), provider=provider)
     if request.method == "POST" and form.is_valid():
         nickname = provider.nickname
         with transaction.atomic():

@@ -17,6 +17,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class EmailProviderFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = EmailProvider
+        skip_postgeneration_save = True
 
     nickname = factory.Sequence(lambda n: f"Provider {n}")
     kind = EmailProvider.Kind.SMTP
@@ -26,6 +27,22 @@ class EmailProviderFactory(factory.django.DjangoModelFactory):
     username = "mailer"
     from_name = "Postdesk"
     from_address = "news@example.com"
+
+    class Params:
+        # EmailProviderFactory(gmail=True) and so on: the fields each kind really has.
+        gmail = factory.Trait(
+            kind=EmailProvider.Kind.GMAIL,
+            host="smtp.gmail.com",
+            port=465,
+            scheme=EmailProvider.Scheme.SMTPS,
+            username="sender@gmail.com",
+        )
+        sendgrid = factory.Trait(
+            kind=EmailProvider.Kind.SENDGRID, host="", port=None, scheme="", username=""
+        )
+        netcore = factory.Trait(
+            kind=EmailProvider.Kind.NETCORE, host="", port=None, scheme="", username=""
+        )
 
     @factory.post_generation
     def secret(obj, create, extracted, **kwargs):  # noqa: N805
