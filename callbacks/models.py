@@ -31,6 +31,9 @@ class CallbackLog(models.Model):
     failed = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
     ignored = models.PositiveIntegerField(default=0)
+    kind_counts = models.JSONField(
+        default=dict, blank=True, help_text="New events of this request per kind."
+    )
     error = models.TextField(blank=True)
     body_excerpt = models.TextField(blank=True)
     is_sample = models.BooleanField(default=False)

@@ -1,19 +1,237 @@
+"""The public callback endpoint, the sample-callback button and the soft-bounce policy page.
+
+`receive` stays thin: method, token, body size; then `process_callback` verifies, parses,
+applies through `services.apply_events`, shapes the answer of seed 003 and keeps a
+`CallbackLog`. Responses carry ``_has_been_logged`` so Django's request logger never writes the
+path — the path holds the provider's secret token.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpResponseNotAllowed
-from django.shortcuts import get_object_or_404, render
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from providers.models import EmailProvider
 
-from .models import SoftBouncePolicy
+from . import samples, services, signatures
+from .forms import SoftBouncePolicyForm
+from .models import CallbackLog, SoftBouncePolicy
+from .parsers import MalformedPayload, ParsedBatch, parser_for
+
+logger = logging.getLogger(__name__)
+
+BODY_EXCERPT_CHARS = 2000
+ALLOWED_METHODS = ("POST", "HEAD")
+
+SUCCESS_BODY = {"status": "success", "message": "Callback processed successfully"}
+
+
+def error_body(status: int, message: str) -> dict:
+    return {"status": "error", "message": message, "error_code": status}
+
+
+@dataclass
+class Outcome:
+    """The answer to one callback request, and what the log keeps of it."""
+
+    status: int
+    body: dict
+    payload_format: str = ""
+    events_total: int = 0
+    processed: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    kind_counts: dict = field(default_factory=dict)
+    error: str = ""
+
+    def response(self) -> JsonResponse:
+        return _json(self.status, self.body)
+
+
+def _json(status: int, body: dict) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    response._has_been_logged = True  # keep the tokenised path out of django.request's log
+    return response
 
 
 @csrf_exempt
 def receive(request, token):
-    get_object_or_404(EmailProvider, callback_token=token)
-    return HttpResponseNotAllowed(["POST", "HEAD"])
+    if request.method not in ALLOWED_METHODS:
+        response = _json(405, error_body(405, "Method not allowed"))
+        response["Allow"] = ", ".join(ALLOWED_METHODS)
+        return response
+    # One indexed lookup on a unique 256-bit token; unknown and rotated tokens take the same
+    # path and get the same answer.
+    provider = EmailProvider.objects.filter(callback_token=token).first()
+    if provider is None:
+        return _json(404, error_body(404, "Not found"))
+    if request.method == "HEAD":
+        # ESPs (Netcore) probe the URL before saving it.
+        _record(provider, "HEAD", b"", Outcome(200, {}))
+        response = HttpResponse(status=200)
+        response._has_been_logged = True
+        return response
+    body = _read_body(request)
+    if body is None:
+        outcome = Outcome(413, error_body(413, "Payload too large"), error="Payload too large")
+        _record(provider, "POST", b"", outcome)
+        return outcome.response()
+    return process_callback(provider, body, request.headers).response()
+
+
+def _read_body(request) -> bytes | None:
+    """The raw body, or None when it is larger than CALLBACK_MAX_BODY_BYTES."""
+    limit = settings.CALLBACK_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return None
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return None
+    return body if len(body) <= limit else None
+
+
+def process_callback(
+    provider: EmailProvider, body: bytes, headers, *, is_sample: bool = False
+) -> Outcome:
+    """Verify, parse and apply one callback body; log it; return the answer.
+
+    A sample (`is_sample`) skips the signature — we post it ourselves — and is applied inside a
+    transaction that is rolled back, so it exercises the real path and changes no profile.
+    """
+    try:
+        outcome = _verify_and_apply(provider, body, headers, is_sample)
+    except Exception:  # our own fault: the ESP will retry a 500
+        logger.exception("Callback for provider %s failed", provider.pk)
+        outcome = Outcome(500, error_body(500, "Server error"), error="Server error")
+    _record(provider, "POST", body, outcome, is_sample=is_sample)
+    return outcome
+
+
+def _verify_and_apply(provider, body, headers, is_sample) -> Outcome:
+    key = provider.webhook_verification_key.strip()
+    if provider.kind == EmailProvider.Kind.SENDGRID and key and not is_sample:
+        try:
+            signatures.verify_request(key, body, headers)
+        except signatures.SignatureError as exc:
+            return Outcome(403, error_body(403, "Invalid signature"), error=str(exc))
+    try:
+        batch = parser_for(provider)(body)
+    except MalformedPayload as exc:
+        return Outcome(400, error_body(400, str(exc)), error=str(exc))
+    if is_sample:
+        with transaction.atomic():
+            result = services.apply_events(provider, batch)
+            transaction.set_rollback(True)
+    else:
+        result = services.apply_events(provider, batch)
+    return _shape(batch, result)
+
+
+def _shape(batch: ParsedBatch, result: services.ApplyResult) -> Outcome:
+    failed = len(batch.errors)
+    outcome = Outcome(
+        200,
+        SUCCESS_BODY,
+        payload_format=batch.payload_format,
+        events_total=batch.total,
+        processed=batch.total - failed,
+        failed=failed,
+        duplicates=result.duplicates,
+        ignored=result.ignored,
+        kind_counts=dict(result.counts),
+    )
+    if failed:
+        outcome.body = {
+            "status": "partial_success",
+            "processed": outcome.processed,
+            "failed": failed,
+            "errors": [{"event_index": e.index, "error": e.error} for e in batch.errors],
+        }
+        outcome.error = "; ".join(f"#{e.index}: {e.error}" for e in batch.errors[:5])
+    return outcome
+
+
+def _record(
+    provider: EmailProvider, method: str, body: bytes, outcome: Outcome, *, is_sample=False
+) -> None:
+    """Keep the request in the provider's callback log; a failure here never fails the ESP."""
+    try:
+        CallbackLog.objects.create(
+            provider=provider,
+            method=method,
+            payload_format=outcome.payload_format,
+            status_code=outcome.status,
+            events_total=outcome.events_total,
+            processed=outcome.processed,
+            failed=outcome.failed,
+            duplicates=outcome.duplicates,
+            ignored=outcome.ignored,
+            kind_counts=outcome.kind_counts,
+            error=outcome.error[:1000],
+            body_excerpt=body[:BODY_EXCERPT_CHARS].decode("utf-8", "replace"),
+            is_sample=is_sample,
+        )
+    except Exception:
+        logger.exception("Could not log a callback for provider %s", provider.pk)
+
+
+@login_required
+@require_POST
+def send_sample(request, pk):
+    """Run a sample callback in the provider's own format through the real endpoint code."""
+    provider = get_object_or_404(EmailProvider, pk=pk)
+    outcome = process_callback(provider, samples.sample_body(provider), {}, is_sample=True)
+    if outcome.status == 200:
+        messages.success(
+            request,
+            f"Sample callback accepted ({outcome.status}): {outcome.processed} events "
+            f"processed, {outcome.ignored} ignored. No profile was changed.",
+        )
+    else:
+        messages.error(
+            request, f"Sample callback refused ({outcome.status}): {outcome.body.get('message')}"
+        )
+    return redirect("providers:detail", pk=provider.pk)
+
+
+@login_required
+def callback_log(request, pk):
+    provider = get_object_or_404(EmailProvider, pk=pk)
+    logs = provider.callback_logs.all()[:100]
+    return render(request, "callbacks/callback_log.html", {"provider": provider, "logs": logs})
 
 
 @staff_member_required
 def soft_bounce_policy(request):
-    return render(request, "callbacks/policy.html", {"policy": SoftBouncePolicy.current()})
+    """Edit the soft-bounce policy; saving first shows how many profiles it would affect."""
+    policy = SoftBouncePolicy.current()
+    # The form edits its own copy, so the page keeps showing the saved policy while previewing.
+    form = SoftBouncePolicyForm(request.POST or None, instance=SoftBouncePolicy.current())
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("action") == "save":
+            affected = services.save_policy(form.save(commit=False))
+            messages.success(
+                request, f"Soft bounce policy saved. {affected} profiles were made Inactive."
+            )
+            return redirect("callbacks:policy")
+        new = form.cleaned_data
+        preview = services.profiles_meeting_policy(new["threshold"], new["window_days"]).count()
+    return render(
+        request, "callbacks/policy.html", {"policy": policy, "form": form, "preview": preview}
+    )

@@ -1,0 +1,65 @@
+from django.contrib import admin
+
+from .models import CallbackLog, DailyStat, SoftBouncePolicy
+
+
+@admin.register(CallbackLog)
+class CallbackLogAdmin(admin.ModelAdmin):
+    """Read-only: the log records what ESPs sent; nobody edits history."""
+
+    list_display = [
+        "received_at",
+        "provider",
+        "method",
+        "status_code",
+        "payload_format",
+        "events_total",
+        "processed",
+        "failed",
+        "duplicates",
+        "ignored",
+        "is_sample",
+    ]
+    list_filter = ["status_code", "is_sample", "payload_format", "provider"]
+    list_select_related = ["provider"]
+    date_hierarchy = "received_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DailyStat)
+class DailyStatAdmin(admin.ModelAdmin):
+    list_display = [
+        "date",
+        "provider",
+        "delivered",
+        "soft_bounce",
+        "hard_bounce",
+        "dropped",
+        "invalid",
+        "spam",
+        "unsubscribed",
+        "ignored",
+        "duplicates",
+    ]
+    list_filter = ["provider"]
+    list_select_related = ["provider"]
+    date_hierarchy = "date"
+
+
+@admin.register(SoftBouncePolicy)
+class SoftBouncePolicyAdmin(admin.ModelAdmin):
+    """A singleton: it can be edited, not added twice or deleted."""
+
+    list_display = ["__str__", "threshold", "window_days", "updated_at"]
+
+    def has_add_permission(self, request):
+        return not SoftBouncePolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,177 @@
+"""What every callback parser shares: the normalised event, the errors, JSON and field helpers.
+
+A parser turns the raw body an ESP posted into a `ParsedBatch`: the events it could read, in
+body order, plus one `EventError` per item it could not. Parsers are pure — no ORM, no request —
+so they are tested with bytes alone. Something wrong with the body as a whole (not JSON, the
+wrong shape, a mandatory key missing, too many events) raises `MalformedPayload`, whose message
+is what the 400 answer says (seed 003, "Response Codes").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from callbacks.models import EventKind
+
+MAX_EVENTS = 1000  # seed 003: "more than 1000 events are sent in a single API call" → 400
+
+INVALID_PAYLOAD = "invalid payload"
+TOO_MANY_EVENTS = "More than allowed events were sent"
+UNMAPPED_EVENT = "Could not map event to any bounce type"
+INVALID_EMAIL = "Invalid email format"
+INVALID_TIMESTAMP = "Invalid timestamp"
+
+# Kinds that make an address Inactive (reference §7). A dropped event may opt out when the
+# sender, not the recipient, caused the drop: the parser decides through `suppress`.
+SUPPRESSING_KINDS = frozenset(
+    {
+        EventKind.HARD_BOUNCE,
+        EventKind.DROPPED,
+        EventKind.INVALID,
+        EventKind.SPAM,
+        EventKind.UNSUBSCRIBED,
+    }
+)
+
+
+class MalformedPayload(ValueError):
+    """The body as a whole cannot be accepted; the message is the 400 body's `message`."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventError:
+    """One item of the body that could not be read; the rest of the batch still applies."""
+
+    index: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackEvent:
+    """One ESP event, normalised.
+
+    `occurred_at` is None when the format carries no time (generic v2): the service then uses
+    the time of receipt. `dedupe_key` identifies the event across retries: the ESP's event id
+    when it has one, otherwise a hash of the fields §7 names. `esp_event` is the ESP's own word.
+    """
+
+    email: str
+    kind: EventKind
+    occurred_at: datetime | None
+    dedupe_key: str
+    meta: str = ""
+    description: str = ""
+    event_id: str = ""
+    esp_event: str = ""
+    suppress: bool = False
+    raw: Any = field(default=None, compare=False, repr=False)
+
+
+class ParsedBatch(list):
+    """The readable events of one body (a `list[CallbackEvent]`), with what could not be read.
+
+    `total` counts every item in the body, readable or not; `errors` are in body order.
+    """
+
+    def __init__(self, events=(), *, errors=(), total: int | None = None, payload_format=""):
+        super().__init__(events)
+        self.errors: list[EventError] = list(errors)
+        self.total = len(self) + len(self.errors) if total is None else total
+        self.payload_format = payload_format
+
+
+# --- helpers used by the parser modules -----------------------------------------------------
+
+
+def load_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPayload(INVALID_PAYLOAD) from exc
+
+
+def check_count(count: int) -> None:
+    if count > MAX_EVENTS:
+        raise MalformedPayload(TOO_MANY_EVENTS)
+
+
+def require_keys(item: Any, keys: tuple[str, ...]) -> None:
+    """A mandatory key missing from an item rejects the batch, as seed 003 documents."""
+    if not isinstance(item, dict):
+        raise MalformedPayload(INVALID_PAYLOAD)
+    for key in keys:
+        if item.get(key) in (None, ""):
+            raise MalformedPayload(f"Mandatory parameter missing: {key}")
+
+
+class ItemError(ValueError):
+    """Raised inside a parser for one unreadable item; becomes an `EventError`."""
+
+
+def clean_email(value: Any) -> str:
+    """The address as the ESP sent it, trimmed; a light syntax check, not RFC 5322."""
+    if not isinstance(value, str):
+        raise ItemError(INVALID_EMAIL)
+    email = value.strip()
+    local, at, domain = email.rpartition("@")
+    if (
+        not at
+        or not local
+        or "." not in domain
+        or domain.startswith(".")
+        or domain.endswith(".")
+        or len(email) > 254
+        or any(ch.isspace() for ch in email)
+    ):
+        raise ItemError(INVALID_EMAIL)
+    return email
+
+
+def parse_timestamp(value: Any, *, required: bool = False) -> datetime | None:
+    """Unix seconds (int, float or digit string); milliseconds are recognised by size.
+
+    SendGrid's Marketing Campaigns sample shows milliseconds (reference §1.4), Netcore's older
+    samples send strings (§2.2).
+    """
+    if value is None or value == "":
+        if required:
+            raise ItemError(INVALID_TIMESTAMP)
+        return None
+    if isinstance(value, bool):
+        raise ItemError(INVALID_TIMESTAMP)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ItemError(INVALID_TIMESTAMP) from exc
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        raise ItemError(INVALID_TIMESTAMP)
+    if seconds > 100_000_000_000:
+        seconds /= 1000
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ItemError(INVALID_TIMESTAMP) from exc
+
+
+def text(value: Any) -> str:
+    """An ESP field as text: strings kept, numbers and lists stringified, None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def content_key(fmt: str, *parts: Any) -> str:
+    """A dedupe key: sha256 of the format name and the identifying fields (64 hex chars)."""
+    digest = hashlib.sha256(fmt.encode())
+    for part in parts:
+        digest.update(b"\x1f")
+        digest.update(text(part).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()

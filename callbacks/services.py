@@ -1,0 +1,470 @@
+"""Apply normalised callback events to profiles, timelines and delivery stats — in bulk.
+
+`apply_events(provider, events)` is the only writer the callback endpoint calls. One batch is
+one transaction and costs a constant number of queries, whatever its size:
+
+1. claim the events' dedupe keys in `ReceivedEvent` (INSERT … ON CONFLICT DO NOTHING
+   RETURNING): only the keys we inserted are new, so a replayed batch changes nothing;
+2. upsert a `Profile` row for every address the new events name (INSERT … ON CONFLICT DO
+   NOTHING). Suppression lives on the profile: an address no profile had yet is created
+   Inactive, and an import that meets it later finds the row and keeps its status;
+3. lock those profiles in email order (SELECT … FOR UPDATE on PostgreSQL; SQLite serialises
+   writers anyway), fold the events into each profile's new state in Python, write every
+   changed profile with one UPDATE … FROM;
+4. insert the timeline events with one INSERT … SELECT;
+5. add the counters to `DailyStat` with one INSERT … ON CONFLICT (provider, date) DO UPDATE
+   SET x = x + EXCLUDED.x.
+
+Rows travel as one array parameter per column (`unnest` on PostgreSQL) or one JSON parameter
+(`json_each` on SQLite), never as one query per event. Locks are taken in one order (event
+keys, then emails, then dates), so concurrent batches for the same profiles queue instead of
+deadlocking, and none loses an update.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from profiles.models import Profile, TimelineEvent, normalize_email
+from providers.models import EmailProvider
+
+from .models import DailyStat, EventKind, ReceivedEvent, SoftBouncePolicy
+from .parsers.base import CallbackEvent
+
+COUNTED_KINDS = [kind.value for kind in EventKind]  # each is a DailyStat column
+
+FAILED_ERROR = {
+    EventKind.SOFT_BOUNCE: "Soft bounce",
+    EventKind.HARD_BOUNCE: "Hard bounce",
+    EventKind.DROPPED: "Dropped",
+    EventKind.INVALID: "Invalid",
+}
+
+SOFT_BOUNCE_TYPE = "Repeated soft bounces"
+
+
+@dataclass
+class ApplyResult:
+    """What one batch did: `counts` holds the new events per kind (ignored included)."""
+
+    received: int = 0
+    duplicates: int = 0
+    counts: Counter = field(default_factory=Counter)
+    inactivated: int = 0
+    profiles_created: int = 0
+
+    @property
+    def new(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def ignored(self) -> int:
+        return self.counts[EventKind.IGNORED.value]
+
+
+def apply_events(
+    provider: EmailProvider, events: Sequence[CallbackEvent], *, now: datetime | None = None
+) -> ApplyResult:
+    """Apply a batch of parsed events for `provider`, all or nothing."""
+    now = now or timezone.now()
+    result = ApplyResult(received=len(events))
+    if not events:
+        return result
+    with transaction.atomic():
+        fresh = _claim_new(provider, events, now)
+        result.duplicates = len(events) - len(fresh)
+        result.counts.update(event.kind.value for event in fresh)
+        actionable = [event for event in fresh if event.kind != EventKind.IGNORED]
+        if actionable:
+            _apply_to_profiles(provider, actionable, now, result)
+        _add_to_stats(provider, fresh, result.duplicates, now)
+    return result
+
+
+# --- 1. de-duplication ------------------------------------------------------------------------
+
+
+def _claim_new(
+    provider: EmailProvider, events: Sequence[CallbackEvent], now: datetime
+) -> list[CallbackEvent]:
+    """The events never seen before, in body order; claims their keys for this transaction."""
+    first_by_key: dict[str, int] = {}
+    for index, event in enumerate(events):
+        if event.dedupe_key:
+            first_by_key.setdefault(event.dedupe_key, index)
+    if first_by_key:
+        keys = sorted(first_by_key)
+        source, params = _rows_source([("event_key", "text")], [(key,) for key in keys])
+        table = _table(ReceivedEvent)
+        sql = (
+            f"INSERT INTO {table} (provider_id, event_key, received_at) "  # noqa: S608
+            f"SELECT %s, v.event_key, %s FROM ({source}) AS v WHERE true ORDER BY v.event_key "
+            "ON CONFLICT (provider_id, event_key) DO NOTHING RETURNING event_key"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [provider.pk, _adapt(now), *params])
+            claimed = {row[0] for row in cursor.fetchall()}
+    else:
+        claimed = set()
+    keep = {first_by_key[key] for key in claimed}
+    return [event for index, event in enumerate(events) if (not event.dedupe_key) or index in keep]
+
+
+# --- 2–4. profiles and their timelines -------------------------------------------------------
+
+
+@dataclass
+class _ProfileState:
+    id: int
+    status: str
+    inactive_reason: str
+    inactive_since: datetime | None
+    inactive_provider: str
+    inactive_detail: str
+    soft_bounce_count: int
+    soft_bounce_since: datetime | None
+    changed: bool = False
+
+
+def _apply_to_profiles(
+    provider: EmailProvider, events: list[CallbackEvent], now: datetime, result: ApplyResult
+) -> None:
+    emails = sorted({normalize_email(event.email) for event in events})
+    result.profiles_created = _upsert_profiles(emails, now)
+    states = _lock_profiles(emails)
+    policy = SoftBouncePolicy.current()
+    timeline: list[tuple] = []
+    ordered = sorted(
+        enumerate(events),
+        key=lambda pair: (normalize_email(pair[1].email), pair[1].occurred_at or now, pair[0]),
+    )
+    for _index, event in ordered:
+        state = states[normalize_email(event.email)]
+        at = event.occurred_at or now
+        timeline.extend(_fold(provider, policy, state, event, at, result))
+    changed = [state for state in states.values() if state.changed]
+    _update_profiles(changed, now)
+    _insert_timeline(timeline, now)
+
+
+def _fold(
+    provider: EmailProvider,
+    policy: SoftBouncePolicy,
+    state: _ProfileState,
+    event: CallbackEvent,
+    at: datetime,
+    result: ApplyResult,
+) -> list[tuple]:
+    """Apply one event to a locked profile's state; return its timeline rows."""
+    base = {"Provider": provider.nickname, "esp_event": event.esp_event}
+    if event.meta:
+        base["meta"] = event.meta
+    if event.event_id:
+        base["event_id"] = event.event_id
+    rows = []
+    kind = event.kind
+    if kind == EventKind.DELIVERED:
+        rows.append((state.id, TimelineEvent.Kind.NOTIFICATION_DELIVERED, at, base))
+        if state.soft_bounce_count or state.soft_bounce_since:
+            state.soft_bounce_count, state.soft_bounce_since = 0, None
+            state.changed = True
+    if kind in FAILED_ERROR:
+        properties = {**base, "Error": FAILED_ERROR[kind]}
+        if event.description:
+            properties["reason"] = event.description
+        rows.append((state.id, TimelineEvent.Kind.NOTIFICATION_FAILED, at, properties))
+    if kind == EventKind.SOFT_BOUNCE:
+        _count_soft_bounce(state, at, policy)
+        if policy.threshold and state.soft_bounce_count >= policy.threshold:
+            detail = event.description or (
+                f"{state.soft_bounce_count} soft bounces within {policy.window_days} days"
+            )
+            if _inactivate(state, Profile.Reason.SOFT_BOUNCE, at, provider, detail):
+                result.inactivated += 1
+                rows.append(_unsubscribed_row(state, at, base, SOFT_BOUNCE_TYPE, detail))
+    if event.suppress:
+        if _inactivate(state, kind.value, at, provider, event.description):
+            result.inactivated += 1
+        rows.append(_unsubscribed_row(state, at, base, kind.label, event.description))
+    return rows
+
+
+def _count_soft_bounce(state: _ProfileState, at: datetime, policy: SoftBouncePolicy) -> None:
+    window = timedelta(days=policy.window_days)
+    if state.soft_bounce_since is None or at - state.soft_bounce_since > window:
+        state.soft_bounce_count, state.soft_bounce_since = 1, at
+    else:
+        state.soft_bounce_count += 1
+    state.changed = True
+
+
+def _inactivate(
+    state: _ProfileState, reason: str, at: datetime, provider: EmailProvider, detail: str
+) -> bool:
+    """Make the profile Inactive unless it already is; the first reason is the one kept."""
+    if state.status == Profile.Status.INACTIVE:
+        return False
+    state.status = Profile.Status.INACTIVE
+    state.inactive_reason = reason
+    state.inactive_since = at
+    state.inactive_provider = provider.nickname
+    state.inactive_detail = detail
+    state.changed = True
+    return True
+
+
+def _unsubscribed_row(state, at, base, type_label, reason) -> tuple:
+    properties = {**base, "Type": str(type_label)}
+    if reason:
+        properties["reason"] = reason
+    return (state.id, TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED, at, properties)
+
+
+def _upsert_profiles(emails: list[str], now: datetime) -> int:
+    """INSERT … ON CONFLICT (email) DO NOTHING a profile for every address; return how many."""
+    fixed_names, fixed_values = _model_defaults(Profile, exclude={"email"}, now=now)
+    source, params = _rows_source([("email", "text")], [(email,) for email in emails])
+    columns = ", ".join(["email", *fixed_names])
+    placeholders = ", ".join(["v.email", *["%s"] * len(fixed_names)])
+    sql = (
+        f"INSERT INTO {_table(Profile)} ({columns}) "  # noqa: S608
+        f"SELECT {placeholders} FROM ({source}) AS v WHERE true ORDER BY v.email "
+        "ON CONFLICT (email) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*fixed_values, *params])
+        return max(cursor.rowcount, 0)
+
+
+def _lock_profiles(emails: list[str]) -> dict[str, _ProfileState]:
+    rows = (
+        Profile.objects.select_for_update()
+        .filter(email__in=emails)
+        .order_by("email")
+        .values_list(
+            "email",
+            "id",
+            "status",
+            "inactive_reason",
+            "inactive_since",
+            "inactive_provider",
+            "inactive_detail",
+            "soft_bounce_count",
+            "soft_bounce_since",
+        )
+    )
+    return {row[0]: _ProfileState(*row[1:]) for row in rows}
+
+
+def _update_profiles(states: list[_ProfileState], now: datetime) -> None:
+    if not states:
+        return
+    columns = [
+        ("id", "bigint"),
+        ("status", "text"),
+        ("inactive_reason", "text"),
+        ("inactive_since", "timestamptz"),
+        ("inactive_provider", "text"),
+        ("inactive_detail", "text"),
+        ("soft_bounce_count", "integer"),
+        ("soft_bounce_since", "timestamptz"),
+    ]
+    rows = [
+        (
+            s.id,
+            s.status,
+            s.inactive_reason,
+            _adapt(s.inactive_since),
+            s.inactive_provider,
+            s.inactive_detail,
+            s.soft_bounce_count,
+            _adapt(s.soft_bounce_since),
+        )
+        for s in sorted(states, key=lambda s: s.id)
+    ]
+    source, params = _rows_source(columns, rows)
+    assignments = ", ".join(f"{name} = v.{name}" for name, _type in columns[1:])
+    sql = (
+        f"UPDATE {_table(Profile)} AS p SET {assignments}, updated_at = %s "  # noqa: S608
+        f"FROM ({source}) AS v WHERE p.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_adapt(now), *params])
+
+
+def _insert_timeline(rows: list[tuple], now: datetime) -> None:
+    if not rows:
+        return
+    varying = ["profile_id", "kind", "occurred_at", "properties"]
+    fixed_names, fixed_values = _model_defaults(
+        TimelineEvent,
+        exclude={"profile", "kind", "occurred_at", "properties", "provider_name"},
+        now=now,
+    )
+    columns = [
+        ("profile_id", "bigint"),
+        ("kind", "text"),
+        ("occurred_at", "timestamptz"),
+        ("provider_name", "text"),
+        ("properties", "text"),
+    ]
+    data = [
+        (pid, str(kind), _adapt(at), props["Provider"], json.dumps(props, sort_keys=True))
+        for pid, kind, at, props in rows
+    ]
+    source, params = _rows_source(columns, data)
+    properties = "v.properties::jsonb" if connection.vendor == "postgresql" else "v.properties"
+    names = ", ".join([*varying[:3], "provider_name", "properties", *fixed_names])
+    selects = ", ".join(
+        ["v.profile_id", "v.kind", "v.occurred_at", "v.provider_name", properties]
+        + ["%s"] * len(fixed_names)
+    )
+    sql = f"INSERT INTO {_table(TimelineEvent)} ({names}) SELECT {selects} FROM ({source}) AS v"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*fixed_values, *params])
+
+
+# --- 5. daily stats --------------------------------------------------------------------------
+
+
+def _add_to_stats(
+    provider: EmailProvider, fresh: list[CallbackEvent], duplicates: int, now: datetime
+) -> None:
+    per_day: dict[date, Counter] = {}
+    for event in fresh:
+        day = timezone.localdate(event.occurred_at or now)
+        per_day.setdefault(day, Counter())[event.kind.value] += 1
+    if duplicates:
+        per_day.setdefault(timezone.localdate(now), Counter())["duplicates"] += duplicates
+    if not per_day:
+        return
+    counters = [*COUNTED_KINDS, "duplicates"]
+    columns = [("date", "date"), *[(name, "integer") for name in counters]]
+    rows = [(_adapt(day), *[per_day[day][name] for name in counters]) for day in sorted(per_day)]
+    source, params = _rows_source(columns, rows)
+    table = _table(DailyStat)
+    names = ", ".join(counters)
+    values = ", ".join(f"v.{name}" for name in counters)
+    increments = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in counters)
+    sql = (
+        f"INSERT INTO {table} (provider_id, date, {names}) "  # noqa: S608
+        f"SELECT %s, v.date, {values} FROM ({source}) AS v WHERE true ORDER BY v.date "
+        f"ON CONFLICT (provider_id, date) DO UPDATE SET {increments}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [provider.pk, *params])
+
+
+# --- the soft-bounce policy --------------------------------------------------------------------
+
+
+def profiles_meeting_policy(threshold: int | None, window_days: int, now: datetime | None = None):
+    """Active profiles that a policy of `threshold` soft bounces in `window_days` would affect."""
+    if not threshold:
+        return Profile.objects.none()
+    now = now or timezone.now()
+    return Profile.objects.filter(
+        status=Profile.Status.ACTIVE,
+        soft_bounce_count__gte=threshold,
+        soft_bounce_since__gte=now - timedelta(days=window_days),
+    )
+
+
+def save_policy(policy: SoftBouncePolicy, now: datetime | None = None) -> int:
+    """Save the policy and make the profiles it now covers Inactive; return how many."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        policy.pk = 1
+        policy.save()
+        affected = list(
+            profiles_meeting_policy(policy.threshold, policy.window_days, now)
+            .select_for_update()
+            .order_by("email")
+            .values_list("id", flat=True)
+        )
+        if not affected:
+            return 0
+        detail = f"Soft bounce policy: {policy}"
+        Profile.objects.filter(id__in=affected).update(
+            status=Profile.Status.INACTIVE,
+            inactive_reason=Profile.Reason.SOFT_BOUNCE,
+            inactive_since=now,
+            inactive_provider="",
+            inactive_detail=detail,
+            updated_at=now,
+        )
+        TimelineEvent.objects.bulk_create(
+            TimelineEvent(
+                profile_id=pk,
+                kind=TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED,
+                occurred_at=now,
+                properties={"Type": SOFT_BOUNCE_TYPE, "reason": detail},
+            )
+            for pk in affected
+        )
+    return len(affected)
+
+
+# --- bulk SQL helpers --------------------------------------------------------------------------
+
+
+def _table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _adapt(value):
+    """A Python value as the row sources carry it: SQLite gets Django's text forms."""
+    if connection.vendor == "postgresql" or value is None:
+        return value
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _rows_source(columns: Sequence[tuple[str, str]], rows: Iterable[tuple]) -> tuple[str, list]:
+    """A subquery yielding `rows` as columns named by `columns` (name, PostgreSQL type).
+
+    PostgreSQL: ``unnest`` of one typed array parameter per column. SQLite: ``json_each`` over
+    one JSON parameter holding every row. Either way the query text does not grow with rows.
+    """
+    rows = list(rows)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{pg_type}[]" for _name, pg_type in columns)
+        names = ", ".join(name for name, _type in columns)
+        params = [[row[i] for row in rows] for i in range(len(columns))]
+        return f"SELECT * FROM unnest({arrays}) AS u({names})", params  # noqa: S608
+    selects = ", ".join(
+        f"json_extract(value, '$[{i}]') AS {name}" for i, (name, _type) in enumerate(columns)
+    )
+    return f"SELECT {selects} FROM json_each(%s)", [json.dumps(rows)]  # noqa: S608
+
+
+def _model_defaults(
+    model: type[models.Model], *, exclude: set[str], now: datetime
+) -> tuple[list[str], list]:
+    """Column names and database values of every other field, as a new instance has them.
+
+    Bulk inserts fill the columns they do not set from the model's own defaults, so a field
+    added to the model later does not break them.
+    """
+    instance = model()
+    names, values = [], []
+    for model_field in model._meta.concrete_fields:
+        if model_field.primary_key or model_field.name in exclude:
+            continue
+        if getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
+            value = now
+        else:
+            value = model_field.pre_save(instance, add=True)
+        names.append(connection.ops.quote_name(model_field.column))
+        values.append(model_field.get_db_prep_save(value, connection))
+    return names, values

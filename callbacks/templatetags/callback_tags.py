@@ -1,0 +1,89 @@
+"""What the provider page's callback panel shows: health, recent requests, the sample button.
+
+Usage (``templates/callbacks/_provider_callbacks_panel.html``)::
+
+    {% load callback_tags %}
+    {% callback_health provider as health %}
+    {% recent_callback_logs provider 10 as logs %}
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django import template
+from django.db.models import Count, IntegerField, Max, Q, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+
+from providers.models import EmailProvider, TestEmail
+
+from ..models import CallbackLog, EventKind
+
+register = template.Library()
+
+QUIET_AFTER = timedelta(days=1)
+
+
+@dataclass
+class CallbackHealth:
+    last_received_at: datetime | None = None
+    requests_24h: int = 0
+    rejected_24h: int = 0
+    counts_24h: dict[str, int] = field(default_factory=dict)  # kind label → new events
+    quiet_since_test_email: datetime | None = None  # set when the warning applies
+
+    @property
+    def events_24h(self) -> int:
+        return sum(self.counts_24h.values())
+
+
+@register.simple_tag
+def callback_health(provider: EmailProvider, now: datetime | None = None) -> CallbackHealth:
+    """When the last callback came, what the last 24 hours brought, and whether it is too quiet.
+
+    The warning: a test email went out more than a day ago and no callback has arrived since.
+    """
+    now = now or timezone.now()
+    since = now - timedelta(hours=24)
+    real = CallbackLog.objects.filter(provider=provider, is_sample=False)
+    aggregates = {
+        "last": Max("received_at"),
+        "requests": Count("id", filter=Q(received_at__gte=since)),
+        "rejected": Count("id", filter=Q(received_at__gte=since, status_code__gte=400)),
+    }
+    for kind in EventKind:
+        aggregates[kind.value] = Coalesce(
+            Sum(
+                Cast(KT(f"kind_counts__{kind.value}"), IntegerField()),
+                filter=Q(received_at__gte=since),
+            ),
+            0,
+        )
+    row = real.aggregate(**aggregates)
+    health = CallbackHealth(
+        last_received_at=row["last"],
+        requests_24h=row["requests"],
+        rejected_24h=row["rejected"],
+        counts_24h={kind.label: row[kind.value] for kind in EventKind if row[kind.value]},
+    )
+    last_test = (
+        provider.test_emails.filter(status=TestEmail.Status.SENT)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if (
+        last_test is not None
+        and last_test <= now - QUIET_AFTER
+        and (health.last_received_at is None or health.last_received_at < last_test)
+    ):
+        health.quiet_since_test_email = last_test
+    return health
+
+
+@register.simple_tag
+def recent_callback_logs(provider: EmailProvider, limit: int = 10):
+    return list(
+        CallbackLog.objects.filter(provider=provider).order_by("-received_at", "-id")[:limit]
+    )

@@ -1,0 +1,48 @@
+import json
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from providers.models import EmailProvider
+from tests.factories import EmailProviderFactory
+
+PAYLOADS = Path(__file__).parent / "payloads"
+
+
+def payload(name: str) -> bytes:
+    return (PAYLOADS / name).read_bytes()
+
+
+def payload_json(name: str):
+    return json.loads(payload(name))
+
+
+def post(client: Client, provider: EmailProvider, body, **extra):
+    if not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    return client.post(provider.callback_path, data=body, content_type="application/json", **extra)
+
+
+requires_postgres = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="needs PostgreSQL (DATABASE_URL)"
+)
+
+
+@pytest.fixture
+def make_provider(db):
+    def make(kind=EmailProvider.Kind.SMTP, **kwargs):
+        return EmailProviderFactory(kind=kind, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def smtp_provider(make_provider):
+    return make_provider(EmailProvider.Kind.SMTP, nickname="Generic SMTP")
+
+
+@pytest.fixture
+def on_postgres():
+    return connection.vendor == "postgresql"
