@@ -1,0 +1,264 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from config.celery_app import app as celery_app
+from profiles import importing
+from profiles.models import Profile, ProfileImport
+from profiles.tasks import import_profiles
+from tests.factories import ProfileFactory
+
+
+def csv_bytes(*lines: str) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+def run(data: bytes) -> ProfileImport:
+    profile_import = ProfileImport.objects.create(filename="people.csv", source=data)
+    importing.run_import(profile_import)
+    profile_import.refresh_from_db()
+    return profile_import
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in-process, as CELERY_TASK_ALWAYS_EAGER=True would."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+# --- The service ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_good_rows_import_and_bad_rows_are_reported_with_line_numbers():
+    result = run(
+        csv_bytes(
+            "email,name",
+            "Ann@Example.com,Ann Smith",  # line 2
+            "not-an-email,Broken",  # line 3
+            ",No address",  # line 4
+            "",  # line 5: blank lines are skipped quietly
+            "bob@example.com,  Bob   Jones ",  # line 6
+        )
+    )
+    assert result.status == ProfileImport.Status.DONE
+    assert result.total == 5
+    assert result.processed == 5
+    assert result.created_count == 2
+    assert result.updated_count == 0
+    assert result.error_count == 2
+    assert [error["line"] for error in result.errors] == [3, 4]
+    assert "not a valid email" in result.errors[0]["message"]
+    assert "missing" in result.errors[1]["message"]
+    assert dict(Profile.objects.values_list("email", "name")) == {
+        "ann@example.com": "Ann Smith",
+        "bob@example.com": "Bob Jones",
+    }
+    assert bytes(result.source) == b""  # the file is not kept once imported
+
+
+@pytest.mark.django_db
+def test_import_updates_names_but_keeps_suppressed_address_inactive():
+    since = timezone.now()
+    ProfileFactory(
+        email="gone@example.com",
+        name="Old name",
+        status=Profile.Status.INACTIVE,
+        inactive_reason=Profile.Reason.HARD_BOUNCE,
+        inactive_since=since,
+        inactive_provider="SendGrid main",
+    )
+    ProfileFactory(email="keep@example.com", name="Kept name")
+
+    result = run(
+        csv_bytes("name,email", "New name,GONE@example.com", ",keep@example.com", "Neu,new@x.org")
+    )
+
+    assert (result.created_count, result.updated_count, result.error_count) == (1, 2, 0)
+    gone = Profile.objects.get(email="gone@example.com")
+    assert gone.name == "New name"
+    assert gone.status == Profile.Status.INACTIVE
+    assert gone.inactive_reason == Profile.Reason.HARD_BOUNCE
+    assert gone.inactive_since == since
+    assert gone.inactive_provider == "SendGrid main"
+    # An empty name leaves the existing name alone.
+    assert Profile.objects.get(email="keep@example.com").name == "Kept name"
+    assert Profile.objects.get(email="new@x.org").status == Profile.Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_duplicate_address_in_file_keeps_the_last_name():
+    result = run(csv_bytes("email,name", "a@x.org,First", "A@X.org,Second"))
+    assert result.error_count == 0
+    assert list(Profile.objects.values_list("email", "name")) == [("a@x.org", "Second")]
+
+
+@pytest.mark.django_db
+def test_import_in_several_chunks_reports_progress(monkeypatch):
+    monkeypatch.setattr(importing, "CHUNK_SIZE", 10)
+    lines = ["email"] + [f"user{index}@example.com" for index in range(35)] + ["bad"]
+    result = run(csv_bytes(*lines))
+    assert result.created_count == 35
+    assert result.processed == result.total == 36
+    assert result.errors == [{"line": 37, "message": "“bad” is not a valid email address."}]
+    assert result.percent == 100
+    assert Profile.objects.count() == 35
+
+
+@pytest.mark.django_db
+def test_multiline_quoted_field_keeps_line_numbers_right():
+    result = run(csv_bytes("email,name", 'a@x.org,"Two\nlines"', "broken,x"))
+    assert result.errors == [{"line": 4, "message": "“broken” is not a valid email address."}]
+    assert Profile.objects.get(email="a@x.org").name == "Two lines"
+
+
+@pytest.mark.django_db
+def test_too_long_name_is_a_row_error():
+    result = run(csv_bytes("email,name", "a@x.org," + "n" * 201, "b@x.org,ok"))
+    assert result.errors[0]["line"] == 2
+    assert "longer than 200" in result.errors[0]["message"]
+    assert list(Profile.objects.values_list("email", flat=True)) == ["b@x.org"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"name\nAnn\n", "must be “email”"),
+        ("email\nzoë@example.com\n".encode("latin-1"), "not UTF-8"),
+        (b"", "empty"),
+    ],
+)
+def test_unusable_file_fails_with_a_clear_message(data, message):
+    result = run(data)
+    assert result.status == ProfileImport.Status.FAILED
+    assert message in result.failure
+    assert not Profile.objects.exists()
+
+
+@pytest.mark.django_db
+def test_excel_bom_and_header_aliases_are_accepted():
+    result = run("\ufeffE-mail Address,Full Name\r\nann@x.org,Ann\r\n".encode())
+    assert result.status == ProfileImport.Status.DONE
+    assert Profile.objects.get().name == "Ann"
+
+
+@pytest.mark.django_db
+def test_task_runs_the_import_and_ignores_a_finished_one():
+    profile_import = ProfileImport.objects.create(source=csv_bytes("email", "a@x.org"))
+    import_profiles(profile_import.pk)
+    profile_import.refresh_from_db()
+    assert profile_import.status == ProfileImport.Status.DONE
+    Profile.objects.all().delete()
+
+    import_profiles(profile_import.pk)  # a redelivered task does nothing
+    import_profiles(987654)  # nor does one for a deleted import
+    assert not Profile.objects.exists()
+
+
+# --- The upload view -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_upload_queues_the_import_and_shows_progress(
+    client_logged_in, eager_celery, django_capture_on_commit_callbacks
+):
+    ProfileFactory(
+        email="gone@example.com",
+        status=Profile.Status.INACTIVE,
+        inactive_reason=Profile.Reason.SPAM,
+    )
+    upload = SimpleUploadedFile(
+        "people.csv",
+        csv_bytes("email,name", "ann@example.com,Ann", "oops,Bad", "gone@example.com,Gone"),
+        content_type="text/csv",
+    )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client_logged_in.post(reverse("profiles:import"), {"file": upload})
+    assert len(callbacks) == 1
+
+    profile_import = ProfileImport.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("profiles:import_status", args=[profile_import.pk])
+    assert profile_import.status == ProfileImport.Status.DONE
+    assert profile_import.errors == [{"line": 3, "message": "“oops” is not a valid email address."}]
+    assert Profile.objects.get(email="ann@example.com").name == "Ann"
+    gone = Profile.objects.get(email="gone@example.com")
+    assert (gone.status, gone.name) == (Profile.Status.INACTIVE, "Gone")
+
+    page = client_logged_in.get(response["Location"])
+    assert page.status_code == 200
+    assert "“oops” is not a valid email address." in page.content.decode()
+
+    progress = client_logged_in.get(
+        reverse("profiles:import_progress", args=[profile_import.pk])
+    ).json()
+    assert progress == {
+        "status": "done",
+        "status_label": "Finished",
+        "finished": True,
+        "total": 3,
+        "processed": 3,
+        "percent": 100,
+        "created": 1,
+        "updated": 1,
+        "errors": 1,
+        "failure": "",
+    }
+
+
+@pytest.mark.django_db
+def test_progress_of_a_running_import(client_logged_in):
+    profile_import = ProfileImport.objects.create(
+        status=ProfileImport.Status.RUNNING, total=200, processed=50
+    )
+    progress = client_logged_in.get(
+        reverse("profiles:import_progress", args=[profile_import.pk])
+    ).json()
+    assert progress["percent"] == 25
+    assert progress["finished"] is False
+    page = client_logged_in.get(reverse("profiles:import_status", args=[profile_import.pk]))
+    assert b"js/profile_import.js" in page.content
+    assert b"data-progress-url" in page.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("email\nzoë@x.org\n".encode("utf-16"), "not UTF-8"),
+        (b"name,phone\nAnn,123\n", "must be “email”"),
+        (b"\n\n", "empty"),
+    ],
+)
+def test_upload_rejects_unusable_file_at_once(client_logged_in, data, message):
+    upload = SimpleUploadedFile("people.csv", data, content_type="text/csv")
+    response = client_logged_in.post(reverse("profiles:import"), {"file": upload})
+    assert response.status_code == 200
+    assert message in response.context["form"].errors["file"][0]
+    assert not ProfileImport.objects.exists()
+
+
+@pytest.mark.django_db
+def test_upload_rejects_a_file_over_the_size_limit(client_logged_in, settings):
+    settings.PROFILE_IMPORT_MAX_BYTES = 100
+    upload = SimpleUploadedFile("big.csv", b"email\n" + b"a@x.org\n" * 50)
+    response = client_logged_in.post(reverse("profiles:import"), {"file": upload})
+    assert response.status_code == 200
+    assert "the limit is" in response.context["form"].errors["file"][0]
+    assert not ProfileImport.objects.exists()
+
+
+@pytest.mark.django_db
+def test_import_pages_need_login(client):
+    profile_import = ProfileImport.objects.create()
+    for url in (
+        reverse("profiles:import"),
+        reverse("profiles:import_status", args=[profile_import.pk]),
+        reverse("profiles:import_progress", args=[profile_import.pk]),
+    ):
+        assert client.get(url).status_code == 302
