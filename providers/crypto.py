@@ -32,4 +32,7 @@ def decrypt(token: str) -> str:
 
 def reencrypt(token: str) -> str:
     """Re-encrypt under the newest key (FIELD_ENCRYPTION_KEYS[0])."""
-    return _current().rotate(token.encode()).decode()
+    try:
+        return _current().rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise SecretUnreadable("No configured encryption key can read this secret.") from exc

@@ -445,14 +445,11 @@ class SendGridProviderForm(ProviderForm):
 
     field_order = ["nickname", "secret"]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["webhook_verification_key"].validators.append(
-            validate_sendgrid_verification_key
-        )
-
     def clean_webhook_verification_key(self) -> str:
-        return "".join(self.cleaned_data.get("webhook_verification_key", "").split())
+        # Accept the key pasted across lines; validate what is left.
+        key = "".join(self.cleaned_data.get("webhook_verification_key", "").split())
+        validate_sendgrid_verification_key(key)
+        return key
 
     def clean_secret(self) -> str:
         secret = self.cleaned_data.get("secret", "")
