@@ -1,0 +1,248 @@
+import time
+
+import pytest
+from django.core import signing
+from django.test import Client
+from django.urls import reverse
+
+from profiles import preference_links
+from profiles.categories import Category
+from profiles.models import Profile, TimelineEvent
+from tests.factories import ProfileFactory
+
+
+def pref_url(email="reader@example.com") -> str:
+    return reverse("profiles:preferences", args=[preference_links.make_token(email)])
+
+
+def one_click_url(email="reader@example.com") -> str:
+    return reverse("profiles:one_click_unsubscribe", args=[preference_links.make_token(email)])
+
+
+def expired_token(email="reader@example.com", age=preference_links.MAX_AGE_SECONDS + 60) -> str:
+    """A token signed `age` seconds ago."""
+    signer = signing.TimestampSigner(salt=preference_links.SALT)
+    past = time.time() - age
+    signer.timestamp = lambda: signing.b62_encode(int(past))
+    return signer.sign_object({"e": email}, compress=True)
+
+
+@pytest.fixture
+def csrf_client():
+    return Client(enforce_csrf_checks=True)
+
+
+# --- The signed link ----------------------------------------------------------------------
+
+
+def test_links_are_absolute_and_round_trip(settings):
+    settings.SITE_URL = "https://postdesk.example"
+    url = preference_links.preference_center_url("Reader@Example.com")
+    assert url.startswith("https://postdesk.example/profiles/preferences/")
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    assert preference_links.read_token(token) == "reader@example.com"
+
+
+@pytest.mark.django_db
+def test_valid_link_shows_the_page_without_login(client):
+    response = client.get(pref_url())
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "reader@example.com" in body
+    for category in Category:
+        assert category.label in body
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert not Profile.objects.exists()  # looking changes nothing
+
+
+@pytest.mark.django_db
+def test_tampered_link_is_refused_politely(client):
+    token = preference_links.make_token("reader@example.com")
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    response = client.get(reverse("profiles:preferences", args=[tampered]))
+    assert response.status_code == 400
+    assert "This link is not valid" in response.content.decode()
+    garbage = client.get(reverse("profiles:preferences", args=["not-a-token"]))
+    assert garbage.status_code == 400
+
+
+@pytest.mark.django_db
+def test_expired_link_is_refused_politely(client):
+    response = client.get(reverse("profiles:preferences", args=[expired_token()]))
+    assert response.status_code == 410
+    assert "This link has expired" in response.content.decode()
+    post = client.post(reverse("profiles:preferences", args=[expired_token()]), {})
+    assert post.status_code == 410
+    assert not Profile.objects.exists()
+
+
+@pytest.mark.django_db
+def test_link_max_age_is_a_setting(client, settings):
+    url = reverse("profiles:preferences", args=[expired_token(age=3600)])
+    assert client.get(url).status_code == 200
+    settings.PREFERENCE_LINK_MAX_AGE_SECONDS = 60
+    assert client.get(url).status_code == 410
+
+
+# --- The page --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_unsubscribe_from_all_creates_and_suppresses_unknown_address(csrf_client):
+    url = pref_url("new@example.com")
+    page = csrf_client.get(url)
+    token = page.cookies["csrftoken"].value
+    response = csrf_client.post(
+        url,
+        {"categories": Category.values, "unsubscribe_all": "on", "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 302
+
+    profile = Profile.objects.get(email="new@example.com")
+    assert profile.status == Profile.Status.INACTIVE
+    assert profile.inactive_reason == Profile.Reason.UNSUBSCRIBED
+    assert profile.inactive_since is not None
+    event = TimelineEvent.objects.get(profile=profile)
+    assert event.kind == TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED
+    assert event.properties["reason"] == "preference center"
+    assert event.properties["Type"] == "unsubscribed"
+
+    again = csrf_client.get(response["Location"])
+    assert "Your email preferences are saved." in again.content.decode()
+    assert again.context["form"].initial["unsubscribe_all"] is True
+
+
+@pytest.mark.django_db
+def test_choosing_categories_records_them_and_keeps_the_address_active(client):
+    profile = ProfileFactory(email="reader@example.com")
+    response = client.post(pref_url(), {"categories": [Category.NEWSLETTERS]})
+    assert response.status_code == 302
+
+    profile.refresh_from_db()
+    assert profile.status == Profile.Status.ACTIVE
+    assert profile.unsubscribed_categories == [Category.PRODUCT_UPDATES, Category.OFFERS]
+    event = TimelineEvent.objects.get(profile=profile)
+    assert event.kind == TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED
+    assert event.properties["reason"] == "preference center"
+    assert event.properties["categories"] == ["Product updates", "Offers"]
+
+    # Saving the same choice again records nothing new.
+    client.post(pref_url(), {"categories": [Category.NEWSLETTERS]})
+    assert TimelineEvent.objects.count() == 1
+
+    page = client.get(pref_url())
+    assert page.context["form"].initial["categories"] == [Category.NEWSLETTERS]
+
+
+@pytest.mark.django_db
+def test_recipient_can_resubscribe_after_unsubscribing_themselves(client):
+    profile = ProfileFactory(
+        email="reader@example.com",
+        status=Profile.Status.INACTIVE,
+        inactive_reason=Profile.Reason.UNSUBSCRIBED,
+    )
+    client.post(pref_url(), {"categories": Category.values})
+    profile.refresh_from_db()
+    assert profile.is_active
+    event = TimelineEvent.objects.get(profile=profile)
+    assert event.kind == TimelineEvent.Kind.CHANNEL_RESUBSCRIBED
+    assert event.properties["reason"] == "preference center"
+
+
+@pytest.mark.django_db
+def test_bounced_address_stays_inactive_whatever_the_recipient_chooses(client):
+    profile = ProfileFactory(
+        email="reader@example.com",
+        status=Profile.Status.INACTIVE,
+        inactive_reason=Profile.Reason.HARD_BOUNCE,
+        inactive_detail="550 no such user",
+    )
+    page = client.get(pref_url())
+    assert page.context["suppressed_for_delivery"] is True
+    client.post(pref_url(), {"categories": Category.values})
+    profile.refresh_from_db()
+    assert profile.status == Profile.Status.INACTIVE
+    assert profile.inactive_reason == Profile.Reason.HARD_BOUNCE
+
+    client.post(pref_url(), {"categories": Category.values, "unsubscribe_all": "on"})
+    profile.refresh_from_db()
+    assert profile.inactive_reason == Profile.Reason.HARD_BOUNCE  # the stronger reason stays
+    assert profile.inactive_detail == "550 no such user"
+    assert TimelineEvent.objects.filter(kind=TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED).count() == 1
+
+
+@pytest.mark.django_db
+def test_unknown_category_is_a_form_error_not_500(client):
+    response = client.post(pref_url(), {"categories": ["bogus"]})
+    assert response.status_code == 200
+    assert response.context["form"].errors["categories"]
+    assert not Profile.objects.exists()
+
+
+@pytest.mark.django_db
+def test_page_rejects_other_methods(client):
+    assert client.put(pref_url()).status_code == 405
+
+
+# --- One-click unsubscribe (RFC 8058) ------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_one_click_unsubscribe_without_cookies_or_csrf(csrf_client):
+    profile = ProfileFactory(email="reader@example.com")
+    response = csrf_client.post(
+        one_click_url(),
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    profile.refresh_from_db()
+    assert profile.status == Profile.Status.INACTIVE
+    assert profile.inactive_reason == Profile.Reason.UNSUBSCRIBED
+    event = TimelineEvent.objects.get(profile=profile)
+    assert event.kind == TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED
+    assert event.properties["reason"] == "preference center"
+    assert event.properties["method"] == "one-click"
+
+
+@pytest.mark.django_db
+def test_one_click_accepts_multipart_and_is_idempotent(client):
+    first = client.post(one_click_url("new@example.com"), {"List-Unsubscribe": "One-Click"})
+    second = client.post(one_click_url("new@example.com"), {"List-Unsubscribe": "One-Click"})
+    assert first.status_code == second.status_code == 200
+    profile = Profile.objects.get(email="new@example.com")
+    assert profile.inactive_reason == Profile.Reason.UNSUBSCRIBED
+    assert TimelineEvent.objects.filter(profile=profile).count() == 1
+
+
+@pytest.mark.django_db
+def test_one_click_without_the_rfc_body_changes_nothing(client):
+    response = client.post(
+        one_click_url(), data="", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert not Profile.objects.exists()
+
+
+@pytest.mark.django_db
+def test_one_click_with_bad_or_expired_token(client):
+    bad = client.post(
+        reverse("profiles:one_click_unsubscribe", args=["forged:token"]),
+        {"List-Unsubscribe": "One-Click"},
+    )
+    assert bad.status_code == 400
+    expired = client.post(
+        reverse("profiles:one_click_unsubscribe", args=[expired_token()]),
+        {"List-Unsubscribe": "One-Click"},
+    )
+    assert expired.status_code == 410
+    assert not Profile.objects.exists()
+
+
+@pytest.mark.django_db
+def test_opening_the_one_click_link_in_a_browser_unsubscribes_nobody(client):
+    token = preference_links.make_token("reader@example.com")
+    response = client.get(reverse("profiles:one_click_unsubscribe", args=[token]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("profiles:preferences", args=[token])
+    assert not Profile.objects.exists()
