@@ -7,7 +7,7 @@ secret: the secret field is write-only and "blank keeps the stored value".
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import models, transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
@@ -25,6 +25,11 @@ class EmailProviderAdmin(admin.ModelAdmin):
     readonly_fields = ["is_default", "callback_url_display", "secret_status", "created_at"]
     actions = ["mark_as_default", "rotate_callback_urls"]
     ordering = ["nickname"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.URLField):
+            kwargs.setdefault("assume_scheme", "https")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     # --- which form: the provider's kind, or ?kind= on the add page ----------------------
     def _kind(self, request: HttpRequest, obj: EmailProvider | None) -> str | None:

@@ -661,3 +661,13 @@ def test_non_staff_cannot_rotate(client_logged_in):
     assert response.status_code == 403
     provider.refresh_from_db()
     assert provider.callback_token == token
+
+
+def test_secret_is_masked_in_error_reports(client_logged_in):
+    from django.views.debug import SafeExceptionReporterFilter
+
+    response = _create(client_logged_in, Kind.SMTP, port="0", secret="report-secret-6060")
+    request = response.wsgi_request
+    assert request.sensitive_post_parameters == ("secret",)
+    cleansed = SafeExceptionReporterFilter().get_post_parameters(request)
+    assert cleansed["secret"] != "report-secret-6060"
