@@ -1,0 +1,98 @@
+"""Generic v2 (both shapes) and the legacy bounce format (seeds 002, 003)."""
+
+import json
+
+import pytest
+
+from callbacks.models import EventKind
+from callbacks.parsers import MalformedPayload, generic_v2, legacy_bounce, parse_clevertap
+
+from .conftest import payload
+
+K = EventKind
+
+
+@pytest.mark.parametrize("name", ["generic_v2_nested.json", "generic_v2_flat.json"])
+def test_both_v2_shapes_give_the_same_events(name):
+    batch = generic_v2.parse(payload(name))
+    assert [(e.email.lower(), e.kind) for e in batch] == [
+        ("ada@example.com", K.DELIVERED),
+        ("grace@example.com", K.HARD_BOUNCE),
+        ("linus@example.com", K.SOFT_BOUNCE),
+        ("ken@example.com", K.SPAM),
+        ("barbara@example.com", K.UNSUBSCRIBED),
+    ]
+    assert batch[0].occurred_at is None  # v2 has no time: the time of receipt is used
+    assert batch[1].meta.startswith("grace@example.com|1568798080|")
+
+
+def test_nested_buckets_count_together_and_index_in_body_order():
+    batch = generic_v2.parse(payload("generic_v2_partial.json"))
+    assert batch.total == 4
+    assert [(e.index, e.error) for e in batch.errors] == [
+        (1, "Invalid email format"),
+        (3, "Could not map event to any bounce type"),
+    ]
+
+
+def test_v2_dedupe_key_is_meta_type_and_email():
+    item = {
+        "version": "v2",
+        "event": "failed",
+        "type": "soft_bounce",
+        "email": "a@x.org",
+        "meta": "m",
+    }
+    key = generic_v2.parse(json.dumps(item).encode())[0].dedupe_key
+    again = {**item, "description": "different words", "event": "success"}
+    assert generic_v2.parse(json.dumps(again).encode())[0].dedupe_key == key
+    other = {**item, "meta": "m2"}
+    assert generic_v2.parse(json.dumps(other).encode())[0].dedupe_key != key
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"version": "v1", "events": {"failed": []}},
+        {"version": "v2", "events": ["not", "buckets"]},
+        {"version": "v2", "events": {"failed": "nope"}},
+        [{"version": "v3", "event": "failed", "type": "spam", "email": "a@x.org", "meta": "m"}],
+    ],
+)
+def test_wrong_version_or_shape_is_invalid_payload(data):
+    with pytest.raises(MalformedPayload):
+        parse_clevertap(json.dumps(data).encode())
+
+
+def test_nested_sample_without_version_is_a_missing_parameter():
+    with pytest.raises(MalformedPayload, match="Mandatory parameter missing: version"):
+        generic_v2.parse(b'{"events": {"failed": []}}')
+
+
+def test_legacy_payload_with_the_unsubscribe_group():
+    batch = legacy_bounce.parse(payload("legacy_bounce.json"))
+    assert [(e.email, e.kind) for e in batch] == [
+        ("linus@example.com", K.SOFT_BOUNCE),
+        ("margaret@example.com", K.SOFT_BOUNCE),
+        ("grace@example.com", K.HARD_BOUNCE),
+        ("barbara@example.com", K.UNSUBSCRIBED),
+    ]
+    assert int(batch[0].occurred_at.timestamp()) == 1435322805
+
+
+def test_legacy_without_ts_means_now_and_is_not_deduplicated():
+    (event,) = legacy_bounce.parse(b'[{"event": "softbounce", "data": [{"e": "a@x.org"}]}]')
+    assert event.occurred_at is None
+    assert event.dedupe_key == ""
+
+
+def test_legacy_group_without_data_is_a_missing_parameter():
+    with pytest.raises(MalformedPayload, match="Mandatory parameter missing: data"):
+        legacy_bounce.parse(b'[{"event": "softbounce"}]')
+
+
+def test_smtp_parser_tells_the_formats_apart_by_shape():
+    assert parse_clevertap(payload("legacy_bounce.json")).payload_format == "legacy_bounce"
+    assert parse_clevertap(payload("generic_v2_nested.json")).payload_format == "generic_v2"
+    assert parse_clevertap(payload("generic_v2_flat.json")).payload_format == "generic_v2"
+    assert parse_clevertap(payload("generic_v2_flat_single.json")).payload_format == "generic_v2"

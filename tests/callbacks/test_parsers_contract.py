@@ -1,0 +1,164 @@
+"""The contract every callback parser keeps, whatever the ESP (STYLE.md, "Tests")."""
+
+import json
+
+import pytest
+
+from callbacks.models import EventKind
+from callbacks.parsers import (
+    PARSERS,
+    CallbackEvent,
+    MalformedPayload,
+    ParsedBatch,
+    generic_v2,
+    legacy_bounce,
+    netcore,
+    sendgrid,
+)
+from callbacks.parsers.base import MAX_EVENTS
+from providers.models import EmailProvider
+
+
+def v2_flat(events):
+    return [
+        {"version": "v2", "event": "failed", "type": name, "email": email, "meta": f"m-{i}"}
+        for i, (name, email) in enumerate(events)
+    ]
+
+
+def v2_nested(events):
+    return {
+        "version": "v2",
+        "events": {
+            "failed": [
+                {"type": name, "email": email, "meta": f"m-{i}"}
+                for i, (name, email) in enumerate(events)
+            ]
+        },
+    }
+
+
+def legacy(events):
+    return [
+        {"event": name, "data": [{"e": email, "ts": 1435322805 + i}]}
+        for i, (name, email) in enumerate(events)
+    ]
+
+
+def sendgrid_body(events):
+    return [
+        {"event": name, "email": email, "timestamp": 1700000000, "sg_event_id": f"id-{i}"}
+        for i, (name, email) in enumerate(events)
+    ]
+
+
+def netcore_native(events):
+    return [
+        {"EVENT": name, "EMAIL": email, "TIMESTAMP": 1700000000, "TRANSID": i}
+        for i, (name, email) in enumerate(events)
+    ]
+
+
+def netcore_migration(events):
+    return [
+        {"event": name, "email": email, "timestamp": 1700000000, "sg_message_id": f"m{i}"}
+        for i, (name, email) in enumerate(events)
+    ]
+
+
+# parser, body builder, an event name that maps to hard bounce, whether [] is a valid body
+CASES = {
+    "generic_v2_flat": (generic_v2.parse, v2_flat, "hard_bounce"),
+    "generic_v2_nested": (generic_v2.parse, v2_nested, "hard_bounce"),
+    "smtp_v2": (PARSERS[EmailProvider.Kind.SMTP], v2_nested, "hard_bounce"),
+    "smtp_legacy": (PARSERS[EmailProvider.Kind.SMTP], legacy, "hardbounce"),
+    "gmail_legacy": (PARSERS[EmailProvider.Kind.GMAIL], legacy, "hardbounce"),
+    "legacy_bounce": (legacy_bounce.parse, legacy, "hardbounce"),
+    "sendgrid": (sendgrid.parse, sendgrid_body, "bounce"),
+    "netcore_native": (netcore.parse, netcore_native, "bounced"),
+    "netcore_migration": (netcore.parse, netcore_migration, "bounce"),
+}
+
+cases = pytest.mark.parametrize(("parse", "build", "hard"), CASES.values(), ids=CASES.keys())
+
+
+def encode(data) -> bytes:
+    return json.dumps(data).encode()
+
+
+def test_every_provider_kind_has_a_parser():
+    assert set(PARSERS) == set(EmailProvider.Kind.values)
+
+
+@cases
+@pytest.mark.parametrize("body", [b"{oops", b"", b"\x80\x81", b"null", b"42", b'"text"'])
+def test_bad_json_or_shape_is_malformed(parse, build, hard, body):
+    with pytest.raises(MalformedPayload, match="invalid payload"):
+        parse(body)
+
+
+@cases
+def test_an_empty_batch_is_valid_and_empty(parse, build, hard):
+    batch = parse(encode(build([])))
+    assert isinstance(batch, ParsedBatch)
+    assert list(batch) == [] and batch.errors == [] and batch.total == 0
+
+
+@cases
+def test_more_than_1000_events_are_refused(parse, build, hard):
+    events = [(hard, f"u{i}@example.com") for i in range(MAX_EVENTS + 1)]
+    with pytest.raises(MalformedPayload, match="More than allowed events were sent"):
+        parse(encode(build(events)))
+
+
+@cases
+def test_1000_events_are_accepted(parse, build, hard):
+    events = [(hard, f"u{i}@example.com") for i in range(MAX_EVENTS)]
+    batch = parse(encode(build(events)))
+    assert len(batch) == MAX_EVENTS and batch.total == MAX_EVENTS
+
+
+@cases
+def test_an_unknown_event_never_rejects_the_batch(parse, build, hard):
+    batch = parse(encode(build([("no_such_event", "a@example.com"), (hard, "b@example.com")])))
+    assert batch.total == 2
+    hard_events = [e for e in batch if e.kind == EventKind.HARD_BOUNCE]
+    assert [e.email for e in hard_events] == ["b@example.com"]
+    # Logged and counted: an ignored event, or a per-event error for CleverTap's closed list.
+    ignored = [e for e in batch if e.kind == EventKind.IGNORED]
+    assert len(ignored) + len(batch.errors) == 1
+    if batch.errors:
+        assert batch.errors[0].index == 0
+        assert batch.errors[0].error == "Could not map event to any bounce type"
+
+
+@cases
+def test_an_invalid_address_is_a_per_event_error(parse, build, hard):
+    batch = parse(encode(build([(hard, "not an address"), (hard, "ok@example.com")])))
+    assert [(e.index, e.error) for e in batch.errors] == [(0, "Invalid email format")]
+    assert [e.email for e in batch] == ["ok@example.com"]
+
+
+@cases
+def test_events_are_normalised(parse, build, hard):
+    (event,) = parse(encode(build([(hard, " Mixed@Example.COM ")])))
+    assert isinstance(event, CallbackEvent)
+    assert event.email == "Mixed@Example.COM"
+    assert event.kind == EventKind.HARD_BOUNCE
+    assert event.suppress is True
+    assert event.dedupe_key and len(event.dedupe_key) <= 100
+    assert event.raw is not None
+
+
+@cases
+def test_unknown_extra_keys_are_ignored(parse, build, hard):
+    data = build([(hard, "a@example.com")])
+    items = data["events"]["failed"] if isinstance(data, dict) else data
+    items[0]["something_new"] = {"nested": [1, 2]}
+    assert len(parse(encode(data))) == 1
+
+
+@cases
+def test_the_same_event_twice_has_the_same_dedupe_key(parse, build, hard):
+    body = encode(build([(hard, "a@example.com")]))
+    assert parse(body)[0].dedupe_key == parse(body)[0].dedupe_key

@@ -1,0 +1,254 @@
+"""services.apply_events: state, policy, idempotency, atomicity and a constant query count."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from callbacks import services
+from callbacks.models import DailyStat, EventKind, ReceivedEvent, SoftBouncePolicy
+from callbacks.parsers import netcore, sendgrid
+from profiles.models import Profile, TimelineEvent
+from providers.models import EmailProvider
+from tests.factories import ProfileFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def sg(*events) -> list:
+    """SendGrid events from (name, email, seconds after T0, extra) tuples."""
+    body = []
+    for i, (name, email, offset, *extra) in enumerate(events):
+        item = {
+            "event": name,
+            "email": email,
+            "timestamp": int((T0 + timedelta(seconds=offset)).timestamp()),
+            "sg_event_id": f"ev-{name}-{email}-{offset}-{i}",
+        }
+        item.update(*extra)
+        body.append(item)
+    return sendgrid.parse(json.dumps(body).encode())
+
+
+@pytest.fixture
+def provider(make_provider):
+    return make_provider(EmailProvider.Kind.SENDGRID, nickname="SG main")
+
+
+def profile(email):
+    return Profile.objects.get(email=email)
+
+
+DAY = 24 * 3600
+BLOCKED = {"type": "blocked"}
+
+
+def test_soft_bounces_count_and_the_third_within_14_days_inactivates(provider):
+    events = sg(
+        ("bounce", "a@example.com", 0, BLOCKED),
+        ("bounce", "a@example.com", 3 * DAY, BLOCKED),
+    )
+    services.apply_events(provider, events, now=T0)
+    p = profile("a@example.com")
+    assert (p.status, p.soft_bounce_count) == (Profile.Status.ACTIVE, 2)
+    result = services.apply_events(provider, sg(("bounce", "a@example.com", 10 * DAY, BLOCKED)))
+    p = profile("a@example.com")
+    assert (p.status, p.inactive_reason, p.soft_bounce_count) == ("inactive", "soft_bounce", 3)
+    assert p.inactive_since == T0 + timedelta(days=10)
+    assert result.inactivated == 1
+    kinds = list(p.timeline.values_list("kind", flat=True))
+    assert kinds.count(TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED) == 1
+    assert kinds.count(TimelineEvent.Kind.NOTIFICATION_FAILED) == 3
+
+
+def test_soft_bounces_outside_the_window_start_a_new_count(provider):
+    services.apply_events(
+        provider,
+        sg(
+            ("bounce", "a@example.com", 0, BLOCKED),
+            ("bounce", "a@example.com", 1 * DAY, BLOCKED),
+            ("bounce", "a@example.com", 20 * DAY, BLOCKED),
+        ),
+    )
+    p = profile("a@example.com")
+    assert (p.status, p.soft_bounce_count) == ("active", 1)
+    assert p.soft_bounce_since == T0 + timedelta(days=20)
+
+
+def test_a_delivery_resets_the_soft_bounce_count(provider):
+    services.apply_events(
+        provider,
+        sg(
+            ("bounce", "a@example.com", 0, BLOCKED),
+            ("bounce", "a@example.com", 60, BLOCKED),
+            ("delivered", "a@example.com", 120),
+            ("bounce", "a@example.com", 180, BLOCKED),
+        ),
+    )
+    p = profile("a@example.com")
+    assert (p.status, p.soft_bounce_count) == ("active", 1)
+
+
+def test_never_policy_keeps_soft_bouncing_addresses_active(provider):
+    SoftBouncePolicy.objects.update_or_create(pk=1, defaults={"threshold": None})
+    services.apply_events(
+        provider, sg(*[("bounce", "a@example.com", i * 60, BLOCKED) for i in range(10)])
+    )
+    p = profile("a@example.com")
+    assert (p.status, p.soft_bounce_count) == ("active", 10)
+
+
+def test_an_unknown_address_is_suppressed_and_an_import_keeps_it_inactive(provider):
+    services.apply_events(provider, sg(("spamreport", "New.Person@Example.com", 0)))
+    p = profile("new.person@example.com")  # stored normalised
+    assert (p.status, p.inactive_reason, p.inactive_provider) == ("inactive", "spam", "SG main")
+    # An import meets the existing row instead of creating an Active one.
+    imported, created = Profile.objects.get_or_create(
+        email="new.person@example.com", defaults={"name": "New Person"}
+    )
+    assert not created and imported.status == Profile.Status.INACTIVE
+
+
+def test_an_inactive_profile_keeps_its_first_reason(provider):
+    services.apply_events(provider, sg(("unsubscribe", "a@example.com", 0)))
+    services.apply_events(provider, sg(("bounce", "a@example.com", 60, {"type": "bounce"})))
+    p = profile("a@example.com")
+    assert (p.inactive_reason, p.inactive_since) == ("unsubscribed", T0)
+
+
+def test_existing_profiles_are_updated_not_duplicated(provider):
+    ProfileFactory(email="a@example.com", name="Ada")
+    services.apply_events(provider, sg(("dropped", "A@EXAMPLE.COM", 0, {"reason": "Invalid"})))
+    p = profile("a@example.com")
+    assert (p.name, p.status, p.inactive_reason) == ("Ada", "inactive", "invalid")
+    assert Profile.objects.count() == 1
+
+
+def test_ignored_events_are_counted_but_touch_no_profile(provider):
+    result = services.apply_events(
+        provider, sg(("open", "a@example.com", 0), ("deferred", "a@example.com", 1))
+    )
+    assert result.ignored == 2
+    assert not Profile.objects.exists()
+    assert DailyStat.objects.get().ignored == 2
+
+
+def test_duplicates_inside_one_batch_count_once(provider):
+    events = sg(("delivered", "a@example.com", 0))
+    result = services.apply_events(provider, [*events, *events, *events])
+    assert (result.duplicates, result.new) == (2, 1)
+    # Deliveries count on the day of the event, duplicates on the day they arrived.
+    assert DailyStat.objects.get(date=T0.date()).delivered == 1
+    assert sum(DailyStat.objects.values_list("duplicates", flat=True)) == 2
+
+
+def test_dedupe_keys_are_per_provider(make_provider):
+    first = make_provider(EmailProvider.Kind.NETCORE)
+    second = make_provider(EmailProvider.Kind.NETCORE)
+    body = b'[{"EVENT": "sent", "EMAIL": "a@example.com", "TIMESTAMP": 1, "TRANSID": 1}]'
+    assert services.apply_events(first, netcore.parse(body)).new == 1
+    assert services.apply_events(second, netcore.parse(body)).new == 1
+    assert services.apply_events(first, netcore.parse(body)).duplicates == 1
+
+
+def test_stats_are_per_day_of_the_event(provider):
+    services.apply_events(
+        provider,
+        sg(("delivered", "a@example.com", 0), ("delivered", "b@example.com", 2 * DAY)),
+    )
+    assert list(DailyStat.objects.order_by("date").values_list("date", "delivered")) == [
+        (T0.date(), 1),
+        ((T0 + timedelta(days=2)).date(), 1),
+    ]
+
+
+def test_a_failing_batch_applies_nothing(provider, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "_insert_timeline", boom)
+    with pytest.raises(RuntimeError):
+        services.apply_events(provider, sg(("spamreport", "a@example.com", 0)))
+    assert not ReceivedEvent.objects.exists()
+    assert not Profile.objects.exists()
+    assert not DailyStat.objects.exists()
+    monkeypatch.undo()
+    # …so the ESP's retry is applied in full.
+    assert services.apply_events(provider, sg(("spamreport", "a@example.com", 0))).new == 1
+    assert profile("a@example.com").status == "inactive"
+
+
+def mixed_batch(size: int, offset: int = 0) -> list:
+    kinds = [
+        ("delivered", {}),
+        ("bounce", {"type": "bounce"}),
+        ("bounce", BLOCKED),
+        ("dropped", {"reason": "Invalid"}),
+        ("spamreport", {}),
+        ("unsubscribe", {}),
+        ("open", {}),
+    ]
+    return sg(
+        *[
+            (
+                kinds[i % 7][0],
+                f"user{(i + offset) % (size // 2 + 1)}@example.com",
+                i,
+                kinds[i % 7][1],
+            )
+            for i in range(size)
+        ]
+    )
+
+
+def test_a_batch_costs_a_constant_number_of_queries(provider, django_assert_max_num_queries):
+    ProfileFactory.create_batch(5)
+    SoftBouncePolicy.current()
+    counts = []
+    for size, offset in ((10, 0), (1000, 10_000)):
+        events = mixed_batch(size, offset)
+        with CaptureQueriesContext(connection) as queries:
+            services.apply_events(provider, events)
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    with django_assert_max_num_queries(counts[0]):
+        services.apply_events(provider, mixed_batch(1000, 50_000))
+    assert counts[0] <= 12
+
+
+def test_a_replayed_batch_costs_fewer_queries_and_changes_nothing(provider):
+    events = mixed_batch(200)
+    services.apply_events(provider, events)
+    snapshot = list(Profile.objects.values_list("email", "status", "soft_bounce_count"))
+    timeline = TimelineEvent.objects.count()
+    result = services.apply_events(provider, events)
+    assert (result.new, result.duplicates) == (0, 200)
+    assert list(Profile.objects.values_list("email", "status", "soft_bounce_count")) == snapshot
+    assert TimelineEvent.objects.count() == timeline
+
+
+def test_policy_preview_and_save(provider):
+    now = datetime.now(UTC)
+    ProfileFactory(email="two@example.com", soft_bounce_count=2, soft_bounce_since=now)
+    ProfileFactory(email="five@example.com", soft_bounce_count=5, soft_bounce_since=now)
+    ProfileFactory(
+        email="old@example.com", soft_bounce_count=5, soft_bounce_since=now - timedelta(days=40)
+    )
+    assert services.profiles_meeting_policy(2, 14).count() == 2
+    assert services.profiles_meeting_policy(3, 60).count() == 2
+    assert services.profiles_meeting_policy(None, 14).count() == 0
+    affected = services.save_policy(SoftBouncePolicy(threshold=3, window_days=14))
+    assert affected == 1
+    assert profile("five@example.com").inactive_reason == "soft_bounce"
+    assert profile("two@example.com").status == "active"
+    assert SoftBouncePolicy.current().threshold == 3
+    assert SoftBouncePolicy.objects.count() == 1
+
+
+def test_event_kinds_all_have_stat_columns():
+    names = {f.name for f in DailyStat._meta.get_fields()}
+    assert {k.value for k in EventKind} <= names
