@@ -1,0 +1,50 @@
+"""The PostgreSQL-only indexes of migration 0003, and that the list's queries can use them."""
+
+import pytest
+from django.db import connection, transaction
+
+from profiles.listing import filtered_profiles
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the search indexes exist only on PostgreSQL"
+)
+
+
+def plan_without_seqscan(queryset) -> str:
+    """The plan PostgreSQL picks when it may not scan the table (as on a large table)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        return queryset.explain()
+
+
+@pytest.mark.django_db
+def test_migration_created_the_indexes():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'profiles_profile'")
+        names = {row[0] for row in cursor.fetchall()}
+    assert {
+        "profile_email_trgm_idx",
+        "profile_name_trgm_idx",
+        "profile_name_prefix_idx",
+        "profile_inactive_recent_idx",
+    } <= names
+
+
+@pytest.mark.django_db
+def test_substring_search_uses_the_trigram_indexes():
+    plan = plan_without_seqscan(filtered_profiles({"q": "garcia", "sort": "-created"})[:51])
+    assert "profile_email_trgm_idx" in plan
+    assert "profile_name_trgm_idx" in plan
+
+
+@pytest.mark.django_db
+def test_short_search_uses_the_prefix_indexes():
+    plan = plan_without_seqscan(filtered_profiles({"q": "ga", "sort": "-created"})[:51])
+    assert "profile_name_prefix_idx" in plan
+    assert "email" in plan and "_like" in plan  # Django's varchar_pattern_ops index
+
+
+@pytest.mark.django_db
+def test_newest_inactive_first_uses_its_index():
+    plan = plan_without_seqscan(filtered_profiles({"sort": "-inactive_since"})[:51])
+    assert "profile_inactive_recent_idx" in plan
