@@ -1,24 +1,127 @@
-"""Views for "Send test email" and "Test connection" (being built)."""
+"""Views for "Send test email" (form, live result page, JSON status) and "Test connection"."""
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_POST
+
+from providers.connection_check import check_provider_settings
+from providers.models import EmailProvider, TestEmail
+from providers.sending import enqueue_test_email, mark_stale
+
+# Form fields that do not affect a connection; their errors do not block "Test connection".
+NOT_CONNECTION_FIELDS = {"nickname", "callback_signature"}
+
+
+class TestEmailForm(forms.Form):
+    recipient = forms.EmailField(
+        label="Recipient",
+        help_text="Use an address you can read; test emails never change a profile.",
+    )
+
+
+TestEmailForm.__test__ = False  # not a pytest test class
 
 
 @login_required
 def send_test_email(request, pk):
-    raise Http404
+    provider = get_object_or_404(EmailProvider, pk=pk)
+    if request.method == "POST":
+        form = TestEmailForm(request.POST)
+        if form.is_valid():
+            test_email = TestEmail.objects.create(
+                provider=provider,
+                recipient=form.cleaned_data["recipient"],
+                requested_by=request.user,
+            )
+            enqueue_test_email(test_email)  # the view runs in autocommit: publishes now
+            test_email.refresh_from_db()
+            if test_email.failure_reason == TestEmail.FailureReason.QUEUE_UNAVAILABLE:
+                messages.error(request, "The test email could not be queued.")
+            else:
+                messages.success(request, f"Test email to {test_email.recipient} queued.")
+            return redirect("providers:test_email", test_email.pk)
+    else:
+        form = TestEmailForm(initial={"recipient": request.user.email})
+    return render(request, "providers/test_email_form.html", {"provider": provider, "form": form})
+
+
+def _load(pk: int) -> TestEmail:
+    test_email = get_object_or_404(
+        TestEmail.objects.select_related("provider", "requested_by"), pk=pk
+    )
+    mark_stale(test_email)
+    return test_email
 
 
 @login_required
+@require_GET
 def test_email_detail(request, pk):
-    raise Http404
+    test_email = _load(pk)
+    return render(
+        request,
+        "providers/test_email_detail.html",
+        {"test_email": test_email, "provider": test_email.provider},
+    )
 
 
 @login_required
+@require_GET
 def test_email_status(request, pk):
-    raise Http404
+    test_email = _load(pk)
+    html = render_to_string(
+        "providers/test_email_status.html", {"test_email": test_email}, request=request
+    )
+    return JsonResponse(
+        {
+            "id": test_email.pk,
+            "status": test_email.status,
+            "status_label": test_email.get_status_display(),
+            "is_finished": test_email.is_finished,
+            "failure_reason": test_email.failure_reason,
+            "failure_reason_label": test_email.get_failure_reason_display(),
+            "failure_detail": test_email.failure_detail,
+            "esp_status_code": test_email.esp_status_code,
+            "esp_message_id": test_email.esp_message_id,
+            "attempts": test_email.attempts,
+            "duration_ms": test_email.duration_ms,
+            "html": html,
+        }
+    )
 
 
 @login_required
+@require_POST
 def test_connection(request):
-    raise Http404
+    """Check the settings typed in the provider form, saved or not; never sends mail.
+
+    Posted: the provider form's fields plus ``_kind`` and, when editing, ``_provider``. A
+    blank secret falls back to the stored one.
+    """
+    from providers.forms import form_class_for
+
+    kind = request.POST.get("_kind", "")
+    try:
+        form_class = form_class_for(kind)
+    except KeyError:
+        return HttpResponseBadRequest("Unknown provider kind.")
+    provider = None
+    if request.POST.get("_provider"):
+        provider = get_object_or_404(EmailProvider, pk=request.POST["_provider"], kind=kind)
+    form = form_class(request.POST, instance=provider)
+    form.is_valid()
+    errors = {
+        name: [str(error) for error in field_errors]
+        for name, field_errors in form.errors.items()
+        if name not in NOT_CONNECTION_FIELDS
+    }
+    if errors:
+        return JsonResponse({"ok": False, "steps": [], "errors": errors})
+    candidate = form.instance  # the typed values, never saved here
+    form.apply_kind(candidate)
+    typed_secret = form.cleaned_data.get("secret") or None
+    report = check_provider_settings(candidate, secret=typed_secret)
+    return JsonResponse({"errors": {}, **report.as_dict(with_transcript=request.user.is_staff)})
