@@ -22,6 +22,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from . import network
 from .models import EmailProvider
 
 Kind = EmailProvider.Kind
@@ -37,10 +38,6 @@ GMAIL_PRESET = {"host": "smtp.gmail.com", "port": 465, "scheme": EmailProvider.S
 # --- validators ------------------------------------------------------------------------
 
 
-def _is_internal_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return any((ip.is_private, ip.is_loopback, ip.is_link_local, ip.is_reserved, ip.is_unspecified))
-
-
 def validate_hostname(value: str) -> None:
     """A bare host name or IP address, as an SMTP client connects to it."""
     if not value:
@@ -52,18 +49,28 @@ def validate_hostname(value: str) -> None:
             "Enter only the host name (for example smtp.example.com), without smtp:// or a path.",
             code="host_scheme",
         )
-    allow_internal = settings.PROVIDER_HOSTS_ALLOW_PRIVATE
+    bare = value.removeprefix("[").removesuffix("]")
     try:
-        ip = ipaddress.ip_address(value.removeprefix("[").removesuffix("]"))
+        ipaddress.ip_address(bare)
     except ValueError:
-        ip = None
-    if ip is not None:
-        if not allow_internal and _is_internal_ip(ip):
-            raise ValidationError(
-                "This address is on a private network; enter the SMTP server's public address.",
-                code="host_internal",
-            )
-        return
+        _validate_host_name_syntax(value)
+    if not settings.PROVIDER_HOSTS_ALLOW_PRIVATE:
+        _refuse_internal_addresses(bare)
+
+
+def _refuse_internal_addresses(host: str) -> None:
+    try:
+        network.check_host(host)
+    except network.ForbiddenHost as exc:
+        raise ValidationError(str(exc), code="host_internal") from exc
+    except OSError as exc:
+        raise ValidationError(
+            "Postdesk could not look up this host name. Check the spelling.",
+            code="host_unresolvable",
+        ) from exc
+
+
+def _validate_host_name_syntax(value: str) -> None:
     if ":" in value:
         raise ValidationError(
             "Enter the port in the Port field, not after the host name.", code="host_port"
@@ -86,8 +93,6 @@ def validate_hostname(value: str) -> None:
             code="host_numeric",
             params={"value": value},
         )
-    if not allow_internal and (name.lower() == "localhost" or name.lower().endswith(".localhost")):
-        raise ValidationError("Enter the SMTP server's public host name.", code="host_internal")
 
 
 def validate_sendgrid_verification_key(value: str) -> None:

@@ -30,13 +30,13 @@ def _is_internal(address: str) -> bool:
     )
 
 
-def resolve(host: str, port: int) -> list[str]:
+def resolve(host: str, port: int | None = None) -> list[str]:
     """The addresses `host` resolves to; raises OSError (socket.gaierror) when it does not."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return sorted({info[4][0] for info in infos})
 
 
-def check_host(host: str, port: int) -> list[str]:
+def check_host(host: str, port: int | None = None) -> list[str]:
     """Resolve `host` and refuse it when the policy forbids any of its addresses."""
     addresses = resolve(host, port)
     if not settings.PROVIDER_HOSTS_ALLOW_PRIVATE:
