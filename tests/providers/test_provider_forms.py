@@ -1,8 +1,7 @@
-import socket
-
 """The provider forms' validation, without HTTP."""
 
 import base64
+import socket
 
 import pytest
 from cryptography.hazmat.primitives import serialization
