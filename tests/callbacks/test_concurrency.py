@@ -1,0 +1,125 @@
+"""Concurrent deliveries on PostgreSQL: retries racing each other and batches for one profile."""
+
+import json
+import threading
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from callbacks.models import DailyStat, ReceivedEvent
+from profiles.models import Profile, TimelineEvent
+from providers.models import EmailProvider
+from tests.factories import EmailProviderFactory
+
+from .conftest import payload
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="row locks need PostgreSQL (DATABASE_URL)"
+    ),
+]
+
+THREADS = 6
+
+
+def run_concurrently(bodies, provider):
+    barrier = threading.Barrier(len(bodies))
+    statuses, errors = [], []
+
+    def worker(body):
+        try:
+            client = Client()
+            barrier.wait()
+            response = client.post(
+                provider.callback_path, data=body, content_type="application/json"
+            )
+            statuses.append(response.status_code)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    return statuses
+
+
+def snapshot(provider):
+    return (
+        list(
+            Profile.objects.order_by("email").values_list(
+                "email", "status", "inactive_reason", "soft_bounce_count"
+            )
+        ),
+        TimelineEvent.objects.count(),
+        list(
+            DailyStat.objects.filter(provider=provider)
+            .order_by("date")
+            .values_list(
+                "date",
+                "delivered",
+                "soft_bounce",
+                "hard_bounce",
+                "dropped",
+                "invalid",
+                "spam",
+                "unsubscribed",
+                "ignored",
+            )
+        ),
+    )
+
+
+def test_the_same_batch_delivered_concurrently_applies_once():
+    provider = EmailProviderFactory(kind=EmailProvider.Kind.SENDGRID)
+    body = payload("sendgrid_events.json")
+    statuses = run_concurrently([body] * THREADS, provider)
+    assert statuses == [200] * THREADS
+    concurrent = snapshot(provider)
+    assert ReceivedEvent.objects.count() == 14
+    assert sum(DailyStat.objects.values_list("duplicates", flat=True)) == 14 * (THREADS - 1)
+
+    # The same state as one delivery to a fresh provider.
+    Profile.objects.all().delete()
+    other = EmailProviderFactory(kind=EmailProvider.Kind.SENDGRID)
+    Client().post(other.callback_path, data=body, content_type="application/json")
+    assert snapshot(other)[0] == concurrent[0]
+    assert snapshot(other)[1] == concurrent[1]
+    # (The concurrent run also has today's row holding only its duplicates.)
+    counted = [row[1:] for row in concurrent[2] if any(row[1:])]
+    assert [row[1:] for row in snapshot(other)[2]] == counted
+
+
+def test_concurrent_batches_for_the_same_profiles_lose_no_update():
+    provider = EmailProviderFactory(kind=EmailProvider.Kind.SENDGRID)
+    from callbacks.models import SoftBouncePolicy
+
+    SoftBouncePolicy.objects.update_or_create(pk=1, defaults={"threshold": None})
+    emails = [f"shared{i}@example.com" for i in range(20)]
+    bodies = []
+    for t in range(THREADS):
+        events = [
+            {
+                "event": "bounce",
+                "type": "blocked",
+                "email": email,
+                "timestamp": 1700000000 + t,
+                "sg_event_id": f"t{t}-{email}",
+            }
+            # Each thread lists the addresses in its own order.
+            for email in (emails if t % 2 else list(reversed(emails)))
+        ]
+        bodies.append(json.dumps(events).encode())
+    statuses = run_concurrently(bodies, provider)
+    assert statuses == [200] * THREADS
+    counts = set(Profile.objects.values_list("soft_bounce_count", flat=True))
+    assert counts == {THREADS}
+    assert Profile.objects.count() == 20
+    assert DailyStat.objects.get(provider=provider).soft_bounce == 20 * THREADS
+    assert TimelineEvent.objects.count() == 20 * THREADS
