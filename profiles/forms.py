@@ -31,7 +31,12 @@ def import_max_bytes() -> int:
 class ProfileFilterForm(forms.Form):
     """The list's search and filters, read from the query string; bad values are ignored."""
 
-    q = forms.CharField(label="Search", required=False, max_length=254)
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=254,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Email or name"}),
+    )
     status = forms.ChoiceField(
         label="Status", required=False, choices=[("", "Any status"), *Profile.Status.choices]
     )

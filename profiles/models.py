@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from .categories import Category
+
 # Below this many characters a substring search cannot use a trigram index (trigrams are
 # three characters long), so the list searches by prefix instead.
 TRIGRAM_MIN_LENGTH = 3
@@ -88,6 +90,11 @@ class Profile(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def unsubscribed_category_labels(self) -> list[str]:
+        keys = set(self.unsubscribed_categories or [])
+        return [category.label for category in Category if category.value in keys]
 
 
 class TimelineEvent(models.Model):

@@ -202,3 +202,10 @@ def test_reactivating_an_active_profile_changes_nothing(admin_client_logged_in):
     assert response.status_code == 302
     assert not TimelineEvent.objects.exists()
     assert not LogEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_detail_names_the_categories_opted_out_of(client_logged_in):
+    profile = ProfileFactory(unsubscribed_categories=["offers", "newsletters"])
+    body = client_logged_in.get(reverse("profiles:detail", args=[profile.pk])).content.decode()
+    assert "Opted out of: Newsletters, Offers" in body
