@@ -214,6 +214,7 @@ class SmtpAdapter(Adapter):
             timeout=self.timeout, context=ssl_context(), implicit_tls=scheme == SCHEME_SMTPS
         )
         self._client = client
+        _check_host_policy(host, port)  # again at send time: DNS may have changed since saving
         client.connect(host, port)
         client.ehlo()
         if scheme == SCHEME_STARTTLS:
@@ -248,10 +249,9 @@ class SmtpAdapter(Adapter):
         if not host:
             return [CheckStep("Settings", False, "No host is set.")]
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            return [CheckStep("DNS lookup", False, f"{host} does not resolve ({exc}).")]
-        addresses = ", ".join(sorted({info[4][0] for info in infos}))
+            addresses = ", ".join(_check_host_policy(host, port))
+        except DeliveryError as error:
+            return [CheckStep("DNS lookup", False, error.detail)]
         steps.append(CheckStep("DNS lookup", True, f"{host} resolves to {addresses}."))
 
         client = RecordingSMTP(
@@ -322,6 +322,18 @@ class SmtpAdapter(Adapter):
             client.rset()
         finally:
             _quit(client)
+
+
+def _check_host_policy(host: str, port: int) -> list[str]:
+    """Resolve `host` under the provider-host policy (providers.network); its addresses."""
+    from providers.network import ForbiddenHost, check_host
+
+    try:
+        return check_host(host, port)
+    except ForbiddenHost as exc:
+        raise DeliveryError("connection_error", str(exc)) from exc
+    except (socket.gaierror, UnicodeError) as exc:
+        raise DeliveryError("connection_error", f"{host} does not resolve ({exc}).") from exc
 
 
 class _StepFailed(Exception):

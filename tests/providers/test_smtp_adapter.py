@@ -228,3 +228,25 @@ def test_gmail_is_smtp_with_the_preset(db):
 
     assert type(adapter) is SmtpAdapter
     assert adapter.connection_settings() == ("smtp.gmail.com", 465, "smtps")
+
+
+def test_private_hosts_are_refused_when_the_policy_forbids_them(smtp_server, settings):
+    server = smtp_server("smtp")
+    settings.PROVIDER_HOSTS_ALLOW_PRIVATE = False
+
+    with pytest.raises(DeliveryError) as caught:
+        adapter_for(provider_for(server, username="")).send(message())
+
+    assert caught.value.reason == "connection_error"
+    assert "does not allow" in caught.value.detail
+    assert server.messages == []
+
+
+def test_host_that_does_not_resolve_is_a_connection_error(db):
+    provider = EmailProviderFactory(host="no-such-host.invalid", port=25, scheme="smtp")
+
+    with pytest.raises(DeliveryError) as caught:
+        adapter_for(provider).send(message())
+
+    assert caught.value.reason == "connection_error"
+    assert "does not resolve" in caught.value.detail
