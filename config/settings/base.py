@@ -81,6 +81,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind a transaction-mode pooler (PgBouncer) server-side cursors must be off.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth ---------------------------------------------------------------
@@ -183,6 +187,10 @@ SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
 NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")
 CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CALLBACK_MAX_BODY_BYTES
+PROFILE_IMPORT_MAX_BYTES = env.int("PROFILE_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+PREFERENCE_LINK_MAX_AGE_SECONDS = env.int(
+    "PREFERENCE_LINK_MAX_AGE_SECONDS", default=60 * 60 * 24 * 90
+)
 DEMO_SMTP_PORT = env.int("DEMO_SMTP_PORT", default=1025)
 PROVIDER_HOSTS_ALLOW_PRIVATE = env.bool("PROVIDER_HOSTS_ALLOW_PRIVATE", default=True)
 
