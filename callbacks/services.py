@@ -243,23 +243,37 @@ def _upsert_profiles(emails: list[str], now: datetime) -> int:
         return max(cursor.rowcount, 0)
 
 
+PROFILE_STATE_FIELDS = [
+    "email",
+    "id",
+    "status",
+    "inactive_reason",
+    "inactive_since",
+    "inactive_provider",
+    "inactive_detail",
+    "soft_bounce_count",
+    "soft_bounce_since",
+]
+
+
 def _lock_profiles(emails: list[str]) -> dict[str, _ProfileState]:
-    rows = (
-        Profile.objects.select_for_update()
-        .filter(email__in=emails)
-        .order_by("email")
-        .values_list(
-            "email",
-            "id",
-            "status",
-            "inactive_reason",
-            "inactive_since",
-            "inactive_provider",
-            "inactive_detail",
-            "soft_bounce_count",
-            "soft_bounce_since",
+    """Read and lock the batch's profiles, in email order so concurrent batches queue."""
+    if connection.vendor == "postgresql":
+        # One array parameter instead of an IN list: the same query text for any batch size.
+        sql = (
+            f"SELECT {', '.join(PROFILE_STATE_FIELDS)} FROM {_table(Profile)} "  # noqa: S608
+            "WHERE email = ANY(%s::text[]) ORDER BY email FOR UPDATE"
         )
-    )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [emails])
+            rows = cursor.fetchall()
+    else:
+        # SQLite holds the database write lock for the whole transaction: no row locks.
+        rows = (
+            Profile.objects.filter(email__in=emails)
+            .order_by("email")
+            .values_list(*PROFILE_STATE_FIELDS)
+        )
     return {row[0]: _ProfileState(*row[1:]) for row in rows}
 
 

@@ -90,7 +90,7 @@ class ParsedBatch(list):
 def load_json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # deep nesting included
         raise MalformedPayload(INVALID_PAYLOAD) from exc
 
 
@@ -117,6 +117,8 @@ def clean_email(value: Any) -> str:
     if not isinstance(value, str):
         raise ItemError(INVALID_EMAIL)
     email = value.strip()
+    if not email.isprintable() or _sanitize(email) != email:
+        raise ItemError(INVALID_EMAIL)
     local, at, domain = email.rpartition("@")
     if (
         not at
@@ -158,14 +160,22 @@ def parse_timestamp(value: Any, *, required: bool = False) -> datetime | None:
 
 
 def text(value: Any) -> str:
-    """An ESP field as text: strings kept, numbers and lists stringified, None empty."""
+    """An ESP field as text: strings kept, numbers and lists stringified, None empty.
+
+    NUL characters and lone surrogates, which JSON allows and PostgreSQL cannot store, are
+    replaced, so no field an ESP sends can make the database refuse the batch.
+    """
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return _sanitize(value)
     if isinstance(value, (int, float)):
         return str(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return _sanitize(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+def _sanitize(value: str) -> str:
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 def content_key(fmt: str, *parts: Any) -> str:

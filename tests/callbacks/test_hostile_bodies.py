@@ -1,0 +1,87 @@
+"""Whatever an ESP (or anyone holding the URL) sends, the answer is never a 500."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from callbacks.models import CallbackLog
+from callbacks.parsers import PARSERS, MalformedPayload
+from providers.models import EmailProvider
+
+from .conftest import post
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "event",
+                    "email",
+                    "EVENT",
+                    "EMAIL",
+                    "type",
+                    "meta",
+                    "version",
+                    "events",
+                    "data",
+                    "e",
+                    "ts",
+                    "timestamp",
+                    "TIMESTAMP",
+                    "reason",
+                    "status",
+                    "success",
+                    "failed",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@pytest.mark.parametrize("kind", list(EmailProvider.Kind))
+@settings(max_examples=150, deadline=None)
+@given(data=json_values)
+def test_parsers_raise_only_malformed_payload(kind, data):
+    body = json.dumps(data).encode()
+    try:
+        batch = PARSERS[kind](body)
+    except MalformedPayload:
+        return
+    assert batch.total == len(batch) + len(batch.errors)
+
+
+NASTY = [
+    b"[" * 100_000 + b"]" * 100_000,
+    json.dumps([{"event": "bounce", "email": "a\u0000b@example.com", "timestamp": 1}]).encode(),
+    b'[{"event": "bounce", "email": "a@example.com", "reason": "nul \\u0000", "timestamp": 1}]',
+    b'[{"event": "bounce", "email": "a@example.com", "reason": "lone \\ud800", "timestamp": 1}]',
+    b'[{"event": "bounce", "email": "\\ud800@example.com", "timestamp": 1}]',
+    b'[{"event": "delivered", "email": "a@example.com", "timestamp": 1e400}]',
+    b'[{"event": "delivered", "email": "a@example.com", "timestamp": -5}]',
+    b'[{"event": "delivered", "email": "a@example.com", "timestamp": 99999999999999999999}]',
+    b'[{"event": {"nested": true}, "email": ["a@example.com"], "timestamp": []}]',
+    b'[{"event": "delivered", "email": "' + b"x" * 300 + b'@example.com", "timestamp": 1}]',
+    b'[{"event": "delivered", "email": "a@example.com", "sg_event_id": "' + b"i" * 500 + b'"}]',
+    b"[1, 2, 3]",
+    b"{}",
+    b"\xef\xbb\xbf[]",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", list(EmailProvider.Kind))
+@pytest.mark.parametrize("body", NASTY, ids=range(len(NASTY)))
+def test_hostile_bodies_never_get_a_500(client, make_provider, kind, body):
+    provider = make_provider(kind)
+    response = post(client, provider, body)
+    assert response.status_code in (200, 400)
+    assert CallbackLog.objects.get().status_code == response.status_code
