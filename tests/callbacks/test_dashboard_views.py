@@ -210,3 +210,12 @@ def test_admin_pages(admin_client_logged_in, smtp_provider):
         admin_client_logged_in.get(reverse("admin:callbacks_softbouncepolicy_add")).status_code
         == 403
     )
+
+
+def test_provider_page_shows_the_callbacks_panel(client_logged_in, smtp_provider):
+    post(Client(), smtp_provider, payload("generic_v2_nested.json"))
+    response = client_logged_in.get(reverse("providers:detail", args=[smtp_provider.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Send a sample callback" in html
+    assert "Hard bounce: 1" in html
