@@ -65,6 +65,45 @@ def event_rows(count: int, first_profile_id: int, profiles: int, now: datetime):
         )
 
 
+def seed_providers_and_stats(days: int = 90) -> None:
+    """Five providers with a daily stat row for each of the last `days` days."""
+    from callbacks.models import DailyStat
+    from providers.models import EmailProvider
+
+    rng = random.Random(3)
+    today = datetime.now(UTC).date()
+    stats = []
+    for n in range(5):
+        provider, _ = EmailProvider.objects.get_or_create(
+            nickname=f"Bench provider {n}",
+            defaults={
+                "kind": EmailProvider.Kind.SMTP,
+                "host": "smtp.bench.example",
+                "port": 587,
+                "scheme": EmailProvider.Scheme.STARTTLS,
+                "from_address": "bench@bench.example",
+            },
+        )
+        for day in range(days):
+            delivered = rng.randint(50_000, 150_000)
+            stats.append(
+                DailyStat(
+                    provider=provider,
+                    date=today - timedelta(days=day),
+                    delivered=delivered,
+                    soft_bounce=delivered // 60,
+                    hard_bounce=delivered // 90,
+                    dropped=delivered // 400,
+                    invalid=delivered // 900,
+                    spam=delivered // 2000,
+                    unsubscribed=delivered // 700,
+                )
+            )
+    if not EmailProvider.objects.filter(is_default=True).exists():
+        EmailProvider.objects.mark_default(EmailProvider.objects.order_by("pk").first())
+    DailyStat.objects.bulk_create(stats, ignore_conflicts=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", type=int, default=1_000_000)
@@ -77,8 +116,9 @@ def main() -> None:
 
     from profiles.models import Profile, TimelineEvent
 
+    seed_providers_and_stats()
     if Profile.objects.filter(email__endswith="@bench.example").exists():
-        print("The benchmark database is already seeded; drop it to seed again.")
+        print("Profiles are already seeded; drop the database to seed them again.")
         return
     now = datetime.now(UTC)
     started = time.perf_counter()
