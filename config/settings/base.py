@@ -182,6 +182,8 @@ FIELD_ENCRYPTION_KEYS = env.list(
 
 # --- Email channel ------------------------------------------------------------
 SMTP_TIMEOUT_SECONDS = env.float("SMTP_TIMEOUT_SECONDS", default=15.0)
+# An extra CA to trust for SMTP TLS (a private relay's own CA); verification always stays on.
+SMTP_CA_FILE = env("SMTP_CA_FILE", default="")
 ESP_HTTP_TIMEOUT_SECONDS = env.float("ESP_HTTP_TIMEOUT_SECONDS", default=15.0)
 SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
 NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")
