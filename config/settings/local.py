@@ -6,5 +6,5 @@ from .base import VAR_DIR, env
 DEBUG = env.bool("DEBUG", default=True)
 
 VAR_DIR.mkdir(exist_ok=True)
-for folder in ("broker", "broker-processed", "media"):
+for folder in ("broker", "broker-processed", "broker-control", "media"):
     (VAR_DIR / folder).mkdir(exist_ok=True)
