@@ -5,7 +5,7 @@ body; 202 (200 in sandbox mode) means accepted, and the ``X-Message-Id`` respons
 SendGrid's id for the request. Errors come back as ``{"errors": [{"field", "message"}]}``.
 
 The meta value travels twice: as the ``X-Postdesk-Meta`` header, and in ``custom_args`` under
-``postdesk_meta``, because SendGrid's event webhook copies custom args into every event.
+``meta``, because SendGrid's event webhook copies custom args into every event.
 
 "Test connection" asks ``GET /v3/scopes``: it sends no mail, costs nothing, proves the key is
 accepted (401 otherwise) and lists what the key may do, so we can also say when it lacks the
@@ -43,7 +43,7 @@ class SendGridAdapter(HttpApiAdapter):
         if envelope.reply_to:
             body["reply_to"] = {"email": envelope.reply_to}
         if envelope.meta:
-            body["custom_args"] = {"postdesk_meta": envelope.meta}
+            body["custom_args"] = {"meta": envelope.meta}
         return body
 
     def _send(self, envelope: Envelope) -> SendResult:

@@ -58,7 +58,7 @@ def test_send_posts_the_v3_mail_send_request(provider, sendgrid_api):
         "List-Unsubscribe": "<https://acme.test/prefs>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
-    assert body["custom_args"] == {"postdesk_meta": "m|1|2"}
+    assert body["custom_args"] == {"meta": "m|1|2"}
 
 
 @pytest.mark.parametrize(
