@@ -323,3 +323,37 @@ def netcore_api(esp_api, settings) -> StubApi:
     api = esp_api()
     settings.NETCORE_API_URL = api.url
     return api
+
+
+# --- a real Celery worker -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_worker():
+    """A real Celery worker (solo pool, in a thread) consuming from the configured broker."""
+    from celery.contrib.testing.worker import start_worker
+    from django.db import connections
+
+    from config.celery_app import app as celery_app
+
+    celery_app.control.purge()  # messages an earlier test published but nobody consumed
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"
+    ) as worker:
+        yield worker
+    connections.close_all()
+
+
+def wait_until_finished(pk: int, timeout: float = 20):
+    """Poll a TestEmail until it is sent or failed."""
+    import time
+
+    from providers.models import TestEmail
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        test_email = TestEmail.objects.get(pk=pk)
+        if test_email.is_finished:
+            return test_email
+        time.sleep(0.1)
+    raise AssertionError(f"test email {pk} still {test_email.status} after {timeout}s")

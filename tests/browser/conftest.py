@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import UserFactory
+from tests.servers import celery_worker, smtp_server, tls_ca  # noqa: F401  (fixtures)
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between browser steps are ordinary synchronous calls.

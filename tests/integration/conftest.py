@@ -1,5 +1,6 @@
 from providers.models import TestEmail  # noqa: E402
 from tests.servers import (  # noqa: F401  (fixtures)
+    celery_worker,
     closed_port,
     esp_api,
     netcore_api,

@@ -3,15 +3,12 @@
 import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.conf import settings
-from django.db import connections
 from django.urls import reverse
 
-from config.celery_app import app as celery_app
 from providers.models import TestEmail
 from tests.factories import EmailProviderFactory
-from tests.servers import SMTP_PASSWORD, SMTP_USER
+from tests.servers import SMTP_PASSWORD, SMTP_USER, wait_until_finished
 
 pytestmark = [
     pytest.mark.integration,
@@ -21,26 +18,6 @@ pytestmark = [
         reason="needs a Redis broker: set CELERY_BROKER_URL=redis://…",
     ),
 ]
-
-
-@pytest.fixture
-def celery_worker():
-    celery_app.control.purge()  # messages an earlier test published but nobody consumed
-    with start_worker(
-        celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"
-    ) as worker:
-        yield worker
-    connections.close_all()
-
-
-def wait_until_finished(pk: int, timeout: float = 20) -> TestEmail:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        test_email = TestEmail.objects.get(pk=pk)
-        if test_email.is_finished:
-            return test_email
-        time.sleep(0.1)
-    raise AssertionError(f"test email {pk} still {test_email.status} after {timeout}s")
 
 
 def test_worker_sends_the_test_email_end_to_end(client_logged_in, smtp_server, celery_worker):
