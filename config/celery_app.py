@@ -7,3 +7,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("postdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Periodic work, run by `celery beat` (Procfile: beat; Procfile.dev: worker -B).
+app.conf.beat_schedule = {
+    # A worker that died mid-send leaves its test email in "sending": fail it as stale.
+    "sweep-stale-test-emails": {
+        "task": "providers.tasks.sweep_stale_test_emails",
+        "schedule": 60.0,
+    },
+}

@@ -3,6 +3,13 @@
 `deliver_test_email` is what the Celery task calls; it is a plain function so tests can run it
 without a worker. It claims the row with a conditional UPDATE (queued → sending), so a task
 that runs twice sends once and a re-run after success does nothing.
+
+A worker that dies mid-send (killed, out of memory, machine lost) leaves its row in "sending".
+Two things keep such a row from staying there: the task is acknowledged late, so the broker
+redelivers it, and a redelivered run may reclaim a row whose attempt started longer ago than
+`stale_after()` — no live attempt lasts that long, since every network step has a timeout.
+A row nobody reclaims is failed as STALE by `sweep_stale_test_emails` (Celery beat) or, lazily,
+when its page is viewed (`mark_stale`).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import strip_tags
@@ -41,7 +48,10 @@ def deliver_test_email(test_email: TestEmail, *, may_retry: bool = False) -> Out
     for the page to show) and returns RETRY; the caller schedules the next attempt.
     """
     now = timezone.now()
-    claimed = TestEmail.objects.filter(pk=test_email.pk, status=Status.QUEUED).update(
+    claimable = Q(status=Status.QUEUED) | Q(
+        status=Status.SENDING, started_at__lt=now - stale_after()
+    )  # a dead attempt's row: see the module docstring
+    claimed = TestEmail.objects.filter(claimable, pk=test_email.pk).update(
         status=Status.SENDING, started_at=now, attempts=F("attempts") + 1
     )
     if not claimed:
@@ -136,9 +146,27 @@ def mark_queue_unavailable(test_email_id: int, exc: Exception) -> None:
 
 
 def stale_after() -> timedelta:
-    """How long a "sending" row may last before we call the worker lost."""
-    return timedelta(
-        seconds=max(settings.SMTP_TIMEOUT_SECONDS, settings.ESP_HTTP_TIMEOUT_SECONDS) * 8
+    """How long a "sending" row may last before we call its worker lost.
+
+    TEST_EMAIL_STALE_AFTER_SECONDS when set; otherwise eight network timeouts (120 s by
+    default), well beyond what one live attempt can take.
+    """
+    seconds = getattr(settings, "TEST_EMAIL_STALE_AFTER_SECONDS", None)
+    if seconds is None:
+        seconds = max(settings.SMTP_TIMEOUT_SECONDS, settings.ESP_HTTP_TIMEOUT_SECONDS) * 8
+    return timedelta(seconds=float(seconds))
+
+
+def _stale_rows(now):
+    return TestEmail.objects.filter(status=Status.SENDING, started_at__lt=now - stale_after())
+
+
+def _fail_stale(rows, now) -> int:
+    return rows.update(
+        status=Status.FAILED,
+        failure_reason=Reason.STALE,
+        failure_detail="The worker stopped responding while sending.",
+        finished_at=now,
     )
 
 
@@ -146,15 +174,33 @@ def mark_stale(test_email: TestEmail) -> bool:
     """Fail a row stuck in "sending" (its worker died mid-send); True if it was."""
     if test_email.status != Status.SENDING or test_email.started_at is None:
         return False
-    cutoff = timezone.now() - stale_after()
-    changed = TestEmail.objects.filter(
-        pk=test_email.pk, status=Status.SENDING, started_at__lt=cutoff
-    ).update(
-        status=Status.FAILED,
-        failure_reason=Reason.STALE,
-        failure_detail="The worker stopped responding while sending.",
-        finished_at=timezone.now(),
-    )
+    now = timezone.now()
+    changed = _fail_stale(_stale_rows(now).filter(pk=test_email.pk), now)
     if changed:
         test_email.refresh_from_db()
     return bool(changed)
+
+
+def sweep_stale_test_emails(now=None) -> int:
+    """Fail every row stuck in "sending" longer than `stale_after()`; return how many."""
+    now = now or timezone.now()
+    count = _fail_stale(_stale_rows(now), now)
+    if count:
+        log.warning("Marked %s test email(s) failed: their worker stopped responding", count)
+    return count
+
+
+def seconds_until_reclaimable(test_email_id: int) -> float | None:
+    """For a row another attempt holds in "sending": seconds until a new run may reclaim it.
+
+    None when the row is not in "sending" (finished, queued, gone).
+    """
+    row = (
+        TestEmail.objects.filter(pk=test_email_id, status=Status.SENDING)
+        .values("started_at")
+        .first()
+    )
+    if row is None or row["started_at"] is None:
+        return None
+    due = row["started_at"] + stale_after()
+    return max((due - timezone.now()).total_seconds(), 0.0)

@@ -2,16 +2,24 @@
 
 from celery import shared_task
 
+from providers import sending
 from providers.models import TestEmail
 from providers.sending import Outcome, deliver_test_email
 
 MAX_RETRIES = 3
 RETRY_BACKOFF_SECONDS = 10  # 10 s, 20 s, 40 s
+RECLAIM_MARGIN_SECONDS = 1.0
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
 def send_test_email(self, test_email_id: int) -> str:
-    """Send one test email; transient failures are retried with backoff, up to a cap."""
+    """Send one test email; transient failures are retried with backoff, up to a cap.
+
+    Acknowledged late, so a worker killed mid-send has the task redelivered. A redelivered run
+    that finds the row still "sending" (held by the dead attempt) comes back once that attempt
+    is stale and reclaims the row (`sending.deliver_test_email`), unless the stale sweeper or
+    the live attempt has finished it by then.
+    """
     test_email = TestEmail.objects.select_related("provider").filter(pk=test_email_id).first()
     if test_email is None:  # deleted with its provider meanwhile
         return Outcome.SKIPPED.value
@@ -19,4 +27,16 @@ def send_test_email(self, test_email_id: int) -> str:
     outcome = deliver_test_email(test_email, may_retry=may_retry)
     if outcome is Outcome.RETRY:
         raise self.retry(countdown=RETRY_BACKOFF_SECONDS * 2**self.request.retries)
+    if outcome is Outcome.SKIPPED and not self.request.is_eager:
+        wait = sending.seconds_until_reclaimable(test_email_id)
+        if wait is not None:
+            # A fresh message, not self.retry(): this is not a failed attempt of ours.
+            send_test_email.apply_async((test_email_id,), countdown=wait + RECLAIM_MARGIN_SECONDS)
+            return "rescheduled"
     return outcome.value
+
+
+@shared_task
+def sweep_stale_test_emails() -> int:
+    """Fail test emails stuck in "sending" past the stale timeout (run by Celery beat)."""
+    return sending.sweep_stale_test_emails()
