@@ -63,7 +63,7 @@ def test_hard_bounce_posted_to_the_copied_url_turns_the_profile_inactive(
     EmailProviderFactory(nickname="Loopback relay")
     page = signed_in_page
     page.reload()
-    page.get_by_role("link", name="Loopback relay").click()
+    page.get_by_role("link", name="Loopback relay", exact=True).click()
     callback_url = page.get_by_label("Callback URL").input_value()
 
     bounce = {
@@ -84,8 +84,9 @@ def test_hard_bounce_posted_to_the_copied_url_turns_the_profile_inactive(
     assert response.json()["status"] == "success"
 
     page.get_by_role("link", name="Profiles").click()
-    page.get_by_label("Search").fill("grace@example.org")
-    page.get_by_label("Search").press("Enter")
+    search = page.get_by_role("searchbox", name="Search")
+    search.fill("grace@example.org")
+    search.press("Enter")
     row = page.get_by_role("row", name=re.compile("grace@example.org"))
     expect(row).to_contain_text("Inactive")
     row.get_by_role("link", name=re.compile("grace@example.org")).click()
