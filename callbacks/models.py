@@ -83,7 +83,10 @@ class DailyStat(models.Model):
 class ReceivedEvent(models.Model):
     """The de-duplication key of every applied event: a replayed event is skipped."""
 
-    provider = models.ForeignKey(EmailProvider, on_delete=models.CASCADE, related_name="+")
+    # The unique (provider, event_key) index serves lookups by provider too.
+    provider = models.ForeignKey(
+        EmailProvider, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     event_key = models.CharField(max_length=100)
     received_at = models.DateTimeField(auto_now_add=True)
 

@@ -5,12 +5,12 @@ one transaction and costs a constant number of queries, whatever its size:
 
 1. claim the events' dedupe keys in `ReceivedEvent` (INSERT … ON CONFLICT DO NOTHING
    RETURNING): only the keys we inserted are new, so a replayed batch changes nothing;
-2. upsert a `Profile` row for every address the new events name (INSERT … ON CONFLICT DO
-   NOTHING). Suppression lives on the profile: an address no profile had yet is created
-   Inactive, and an import that meets it later finds the row and keeps its status;
-3. lock those profiles in email order (SELECT … FOR UPDATE on PostgreSQL; SQLite serialises
-   writers anyway), fold the events into each profile's new state in Python, write every
-   changed profile with one UPDATE … FROM;
+2. lock the profiles the new events name, in email order (SELECT … FOR UPDATE on PostgreSQL;
+   SQLite serialises writers anyway); for addresses without one, first INSERT … ON CONFLICT DO
+   NOTHING a profile, then lock it. Suppression lives on the profile: an address no profile
+   had yet is created Inactive, and an import that meets it later keeps its status;
+3. fold the events into each profile's new state in Python, write every changed profile with
+   one UPDATE … FROM;
 4. insert the timeline events with one INSERT … SELECT;
 5. add the counters to `DailyStat` with one INSERT … ON CONFLICT (provider, date) DO UPDATE
    SET x = x + EXCLUDED.x.
@@ -137,8 +137,12 @@ def _apply_to_profiles(
     provider: EmailProvider, events: list[CallbackEvent], now: datetime, result: ApplyResult
 ) -> None:
     emails = sorted({normalize_email(event.email) for event in events})
-    result.profiles_created = _upsert_profiles(emails, now)
     states = _lock_profiles(emails)
+    missing = [email for email in emails if email not in states]
+    if missing:
+        # Usually none: every address the ESP names was sent to, so it has a profile.
+        result.profiles_created = _upsert_profiles(missing, now)
+        states.update(_lock_profiles(missing))
     policy = SoftBouncePolicy.current()
     timeline: list[tuple] = []
     ordered = sorted(

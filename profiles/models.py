@@ -106,7 +106,11 @@ class TimelineEvent(models.Model):
         CHANNEL_UNSUBSCRIBED = "channel_unsubscribed", "Channel Unsubscribed"
         CHANNEL_RESUBSCRIBED = "channel_resubscribed", "Channel Resubscribed"
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="timeline")
+    # No index of its own: timeline_profile_idx starts with profile and serves every lookup,
+    # and one index fewer is one write fewer per event at callback volume.
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="timeline", db_index=False
+    )
     kind = models.CharField(max_length=30, choices=Kind)
     occurred_at = models.DateTimeField()
     provider_name = models.CharField(max_length=100, blank=True)
