@@ -1,0 +1,540 @@
+"""Fuzzing the public callback endpoint, through Django's test client, for every format.
+
+Whatever arrives — any JSON tree, any bytes, events with the right keys but the wrong types,
+huge numbers, NaN and Infinity, deep nesting, odd Unicode — the answer is one of seed 003's
+documented responses (200 success / partial success, 400, 403 for a bad SendGrid signature,
+413 too large) with its documented body, never a 500, and profiles, timelines, stats and
+dedupe keys change only when the answer says events were processed.
+
+tests/callbacks/test_hostile_bodies.py already calls the parsers directly with loose JSON and
+posts a fixed list of nasty bodies; this file drives the whole endpoint and checks the body
+shape and the database too.
+"""
+
+import base64
+import json
+import math
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.db import connection
+from django.db.models import Sum
+from django.test import Client
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
+
+from callbacks.models import CallbackLog, DailyStat, ReceivedEvent
+from callbacks.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from profiles.models import Profile, TimelineEvent, normalize_email
+from providers.models import EmailProvider
+from tests.factories import EmailProviderFactory
+
+pytestmark = pytest.mark.django_db
+
+FUZZ = settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
+
+DOCUMENTED = {200, 400, 403, 413}
+KINDS = [EmailProvider.Kind.SMTP, EmailProvider.Kind.SENDGRID, EmailProvider.Kind.NETCORE]
+
+
+# --- the endpoint, its answer, the database ----------------------------------------------
+@pytest.fixture
+def providers(db):
+    return {kind: EmailProviderFactory(kind=kind, nickname=f"Fuzz {kind}") for kind in KINDS}
+
+
+def state() -> tuple:
+    stats = DailyStat.objects.aggregate(
+        *(Sum(name) for name in ("delivered", "soft_bounce", "hard_bounce", "dropped")),
+        *(Sum(name) for name in ("invalid", "spam", "unsubscribed", "ignored", "duplicates")),
+    )
+    return (
+        Profile.objects.count(),
+        list(Profile.objects.order_by("pk").values_list("status", "soft_bounce_count")),
+        TimelineEvent.objects.count(),
+        sorted(stats.items()),
+        ReceivedEvent.objects.count(),
+    )
+
+
+def check_body(status: int, body: dict) -> None:
+    """The documented bodies of seed 003 (and our 403/413 in the same error shape)."""
+    if status == 200:
+        if body["status"] == "success":
+            assert body == {"status": "success", "message": "Callback processed successfully"}
+            return
+        assert body["status"] == "partial_success"
+        assert set(body) == {"status", "processed", "failed", "errors"}
+        assert isinstance(body["processed"], int) and isinstance(body["failed"], int)
+        assert body["failed"] == len(body["errors"]) > 0
+        for error in body["errors"]:
+            assert set(error) == {"event_index", "error"}
+            assert isinstance(error["event_index"], int) and isinstance(error["error"], str)
+        return
+    assert set(body) == {"status", "message", "error_code"}
+    assert body["status"] == "error" and body["error_code"] == status
+    assert isinstance(body["message"], str) and body["message"]
+
+
+def post_and_check(provider: EmailProvider, body: bytes, **headers):
+    """POST `body`; assert a documented answer and that only processed events changed data."""
+    before = state()
+    logs_before = CallbackLog.objects.count()
+    response = Client().post(
+        provider.callback_path, data=body, content_type="application/json", headers=headers
+    )
+    assert response.status_code in DOCUMENTED, (response.status_code, body[:300])
+    assert response["Content-Type"] == "application/json"
+    payload = json.loads(response.content)
+    check_body(response.status_code, payload)
+    log = CallbackLog.objects.order_by("-pk").first()
+    assert CallbackLog.objects.count() == logs_before + 1
+    assert log.status_code == response.status_code
+    if response.status_code != 200 or log.processed == 0:
+        assert state() == before, f"{response.status_code} changed the database"
+    # Shown by --hypothesis-show-statistics: how deep the examples reach.
+    event(f"{response.status_code} {payload['status']}, processed={min(log.processed, 1)}")
+    return response, payload, log
+
+
+# --- strategies ------------------------------------------------------------------------------
+KEYS = [
+    "version", "events", "success", "failed", "event", "type", "email", "meta", "description",
+    "data", "e", "ts", "timestamp", "sg_event_id", "sg_message_id", "reason", "status",
+    "asm_group_id", "response", "EVENT", "EMAIL", "TIMESTAMP", "TRANSID", "RESPONSE",
+    "X-APIHEADER", "BOUNCE_TYPE",
+]  # fmt: skip
+EVENT_WORDS = [
+    "delivered", "hard_bounce", "soft_bounce", "spam", "unsubscribed", "bounce", "dropped",
+    "spamreport", "unsubscribe", "group_unsubscribe", "processed", "deferred", "open",
+    "softbounce", "hardbounce", "sent", "bounced", "invalid", "abuse", "opened", "v2",
+    "DELIVERED", "Hard_Bounce", "SPAM", "Bounce", "",
+]  # fmt: skip
+
+huge_ints = st.integers(min_value=-(2**128), max_value=2**128) | st.sampled_from(
+    [2**63, -(2**63) - 1, 10**400, 253402300800, 10**20]
+)
+scalars = (
+    st.none()
+    | st.booleans()
+    | huge_ints
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | st.sampled_from(EVENT_WORDS)
+)
+json_trees = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8), children, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+def deep(depth: int, leaf):
+    value = leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {"x": value}
+    return value
+
+
+wrong_values = (
+    scalars
+    | st.lists(scalars, max_size=3)
+    | st.dictionaries(st.sampled_from(KEYS), scalars, max_size=3)
+    | st.integers(min_value=50, max_value=400).map(lambda depth: deep(depth, "a@example.org"))
+)
+
+ascii_word = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1)
+unicode_word = st.text(
+    st.characters(categories=["Lu", "Ll", "Nd"], exclude_characters="\u0130"),
+    min_size=1,
+    max_size=12,
+)
+odd_emails = st.builds(
+    lambda local, domain, tld: f"{local}@{domain}.{tld}",
+    unicode_word | ascii_word.map(lambda w: w[:20]),
+    unicode_word | ascii_word.map(lambda w: w[:20]),
+    st.sampled_from(["org", "COM", "Org", "xn--p1ai", "рф", "museum"]),
+)
+weird_emails = st.sampled_from(
+    [
+        "", " ", "@", "a@b", "a@@b.org", "a@b.org.", "a@.org", "@b.org", "a b@c.org",
+        "a\u0000@b.org", "\ud800@b.org", "a@b.org\n", "\u200b@b.org", "x" * 300 + "@b.org",
+        "ÜNÏ@EXÄMPLE.ORG", "Ada@Example.ORG", " padded@example.org ",
+    ]
+)  # fmt: skip
+emails = odd_emails | weird_emails | wrong_values
+
+
+def smtp_event(kind_word, email, meta, extra):
+    return {"type": kind_word, "email": email, "meta": meta, **extra}
+
+
+@st.composite
+def generic_v2_bodies(draw):
+    items = draw(
+        st.lists(
+            st.builds(
+                smtp_event,
+                st.sampled_from(EVENT_WORDS) | wrong_values,
+                emails,
+                st.text(max_size=20) | wrong_values,
+                st.dictionaries(st.sampled_from(KEYS), wrong_values, max_size=2),
+            ),
+            max_size=8,
+        )
+    )
+    if draw(st.booleans()):
+        split = draw(st.integers(0, len(items)))
+        events = {"success": items[:split], "failed": items[split:]}
+        if draw(st.booleans()):
+            events[draw(st.sampled_from(["other", "failed", "success"]))] = draw(wrong_values)
+        return {"version": draw(st.sampled_from(["v2", "V2", "v1", None, 2])), "events": events}
+    return [{"version": "v2", "event": "failed", **item} for item in items]
+
+
+@st.composite
+def legacy_bodies(draw):
+    groups = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "event": st.sampled_from(
+                        ["softbounce", "hardbounce", "unsubscribe", "HARDBOUNCE"]
+                    )
+                    | wrong_values,
+                    "data": st.lists(
+                        st.fixed_dictionaries(
+                            {"e": emails},
+                            optional={"ts": huge_ints | wrong_values, "reason": wrong_values},
+                        ),
+                        max_size=5,
+                    )
+                    | wrong_values,
+                }
+            ),
+            max_size=4,
+        )
+    )
+    return groups
+
+
+@st.composite
+def sendgrid_bodies(draw):
+    return draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {"event": st.sampled_from(EVENT_WORDS) | wrong_values, "email": emails},
+                optional={
+                    "timestamp": huge_ints | wrong_values,
+                    "sg_event_id": st.text(max_size=30) | wrong_values,
+                    "sg_message_id": wrong_values,
+                    "type": st.sampled_from(["bounce", "blocked"]) | wrong_values,
+                    "status": st.sampled_from(["5.1.1", "4.2.2"]) | wrong_values,
+                    "reason": st.sampled_from(["Invalid", "Bounced Address"]) | wrong_values,
+                    "asm_group_id": wrong_values,
+                    "meta": wrong_values,
+                },
+            ),
+            max_size=8,
+        )
+    )
+
+
+@st.composite
+def netcore_bodies(draw):
+    native = st.fixed_dictionaries(
+        {"EVENT": st.sampled_from(EVENT_WORDS) | wrong_values, "EMAIL": emails},
+        optional={
+            "TRANSID": huge_ints | wrong_values,
+            "TIMESTAMP": huge_ints | wrong_values,
+            "RESPONSE": wrong_values,
+            "X-APIHEADER": wrong_values,
+            "BOUNCE_TYPE": st.sampled_from(["SOFTBOUNCE", "HARDBOUNCE"]) | wrong_values,
+        },
+    )
+    migration = st.fixed_dictionaries(
+        {"event": st.sampled_from(EVENT_WORDS) | wrong_values, "email": emails},
+        optional={"timestamp": huge_ints | wrong_values, "sg_message_id": wrong_values},
+    )
+    return draw(st.lists(native | migration, max_size=8))
+
+
+FORMAT_BODIES = {
+    EmailProvider.Kind.SMTP: generic_v2_bodies() | legacy_bodies(),
+    EmailProvider.Kind.SENDGRID: sendgrid_bodies(),
+    EmailProvider.Kind.NETCORE: netcore_bodies(),
+}
+
+
+def dumps(value) -> bytes:
+    # allow_nan: Python writes NaN / Infinity literals, which json.loads accepts again.
+    return json.dumps(value, allow_nan=True).encode("utf-8", "surrogatepass")
+
+
+# --- properties ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+@FUZZ
+@given(tree=json_trees)
+def test_any_json_tree_gets_a_documented_answer(providers, kind, tree):
+    post_and_check(providers[kind], dumps(tree))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@FUZZ
+@given(data=st.data())
+def test_well_shaped_events_with_wrong_types_get_a_documented_answer(providers, kind, data):
+    body = data.draw(FORMAT_BODIES[kind])
+    post_and_check(providers[kind], dumps(body))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@FUZZ
+@given(raw=st.binary(max_size=600).map(lambda b: b.replace(b"\x00", b"")), data=st.data())
+def test_any_bytes_including_invalid_utf8_get_a_documented_answer(providers, kind, raw, data):
+    valid = dumps(data.draw(FORMAT_BODIES[kind]))
+    cut = data.draw(st.integers(0, len(valid)))
+    # Raw NUL bytes are left out here: see test_a_body_with_a_nul_byte_is_logged below.
+    garbage = data.draw(st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", raw]))
+    body = data.draw(st.sampled_from([raw, valid[:cut] + garbage + valid[cut:]]))
+    response, payload, _log = post_and_check(providers[kind], body)
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        assert response.status_code == 400
+        assert payload["message"] == "invalid payload"
+
+
+@FUZZ
+@given(email=odd_emails, kind_word=st.sampled_from(["delivered", "hard_bounce", "spam"]))
+def test_unicode_and_odd_case_addresses_land_on_one_profile(providers, email, kind_word):
+    assume(email.swapcase().lower() == email.lower() and len(email.lower()) <= 254)
+    provider = providers[EmailProvider.Kind.SMTP]
+    for variant, meta in ((email, "first"), (email.swapcase(), "second")):
+        body = {"version": "v2", "events": {"x": [smtp_event(kind_word, variant, meta, {})]}}
+        response, payload, log = post_and_check(provider, dumps(body))
+        assert payload["status"] == "success", payload
+        assert log.processed == 1
+    profiles = Profile.objects.filter(email=normalize_email(email))
+    assert profiles.count() == 1
+    assert profiles.get().timeline.count() >= 2
+
+
+# --- a SendGrid provider that verifies signatures ------------------------------------------
+@pytest.fixture
+def signed_sendgrid(db):
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return EmailProviderFactory(
+        sendgrid=True,
+        nickname="Signed SendGrid",
+        webhook_verification_key=base64.b64encode(public).decode(),
+    )
+
+
+header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=120)
+
+
+@FUZZ
+@given(
+    body=sendgrid_bodies().map(dumps) | st.binary(max_size=200),
+    signature=header_text | st.binary(max_size=72).map(lambda b: base64.b64encode(b).decode()),
+    timestamp=header_text | huge_ints.map(str),
+)
+def test_forged_signatures_get_403_and_change_nothing(signed_sendgrid, body, signature, timestamp):
+    headers = {SIGNATURE_HEADER: signature, TIMESTAMP_HEADER: timestamp}
+    response, _payload, _log = post_and_check(signed_sendgrid, body, **headers)
+    assert response.status_code == 403
+
+
+# --- explicit cases --------------------------------------------------------------------------
+def ten_megabytes(kind) -> bytes:
+    event = {
+        EmailProvider.Kind.SMTP: {"version": "v2", "event": "failed", "type": "spam", "meta": "m"},
+        EmailProvider.Kind.SENDGRID: {"event": "spamreport", "timestamp": 1},
+        EmailProvider.Kind.NETCORE: {"EVENT": "spam", "TIMESTAMP": 1},
+    }[kind]
+    events = [{**event, "email": f"p{i}@example.org", "pad": "x" * 1000} for i in range(10_000)]
+    body = dumps(events)
+    assert len(body) > 10_000_000
+    return body
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_ten_megabyte_body_gets_413_and_changes_nothing(providers, kind):
+    response, payload, _log = post_and_check(providers[kind], ten_megabytes(kind))
+    assert response.status_code == 413
+    assert payload["message"] == "Payload too large"
+
+
+def v2_nested(count: int, buckets=("success", "failed", "other")) -> dict:
+    per = [[] for _ in buckets]
+    for i in range(count):
+        per[i % len(buckets)].append(
+            {
+                "type": "delivered" if i % 2 else "soft_bounce",
+                "email": f"n{i}@example.org",
+                "meta": f"m{i}",
+            }
+        )
+    return {"version": "v2", "events": dict(zip(buckets, per, strict=True))}
+
+
+def many_events(kind, count: int):
+    if kind == EmailProvider.Kind.SMTP:
+        return v2_nested(count)
+    if kind == EmailProvider.Kind.SENDGRID:
+        return [
+            {"event": "delivered", "email": f"n{i}@example.org", "timestamp": 1_700_000_000,
+             "sg_event_id": f"e{i}"}
+            for i in range(count)
+        ]  # fmt: skip
+    return [
+        {"EVENT": "sent", "EMAIL": f"n{i}@example.org", "TIMESTAMP": 1_700_000_000, "TRANSID": i}
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_1001_events_are_refused_whole(providers, kind):
+    response, payload, _log = post_and_check(providers[kind], dumps(many_events(kind, 1001)))
+    assert response.status_code == 400
+    assert payload["message"] == "More than allowed events were sent"
+
+
+def test_1001_legacy_events_across_groups_are_refused_whole(providers):
+    groups = [
+        {"event": event, "data": [{"e": f"l{event}{i}@example.org", "ts": i + 1} for i in range(n)]}
+        for event, n in (("softbounce", 500), ("hardbounce", 400), ("unsubscribe", 101))
+    ]
+    provider = providers[EmailProvider.Kind.SMTP]
+    response, payload, _log = post_and_check(provider, dumps(groups))
+    assert response.status_code == 400
+    assert payload["message"] == "More than allowed events were sent"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_1000_events_are_accepted(providers, kind):
+    response, payload, log = post_and_check(providers[kind], dumps(many_events(kind, 1000)))
+    assert response.status_code == 200
+    assert payload["status"] == "success"
+    assert log.processed == 1000
+    assert Profile.objects.count() == 1000
+
+
+EMPTY_BODIES = {
+    EmailProvider.Kind.SMTP: [
+        [],
+        {"version": "v2", "events": {}},
+        {"version": "v2", "events": {"success": [], "failed": []}},
+        [{"event": "hardbounce", "data": []}],
+    ],
+    EmailProvider.Kind.SENDGRID: [[]],
+    EmailProvider.Kind.NETCORE: [[]],
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [(kind, body) for kind, bodies in EMPTY_BODIES.items() for body in bodies],
+)
+def test_empty_batches_succeed_and_count_nothing(providers, kind, body):
+    response, payload, log = post_and_check(providers[kind], dumps(body))
+    assert response.status_code == 200
+    assert payload["status"] == "success"
+    assert log.events_total == 0
+
+
+NULLS = {
+    EmailProvider.Kind.SMTP: [
+        None,
+        {"version": "v2", "events": None},
+        {"version": "v2", "events": {"success": None}},
+        {"version": "v2", "events": {"success": [None]}},
+        {"version": None, "events": {"success": []}},
+        {"version": "v2", "events": {"failed": [{"type": "spam", "email": None, "meta": "m"}]}},
+        [{"event": None, "data": [{"e": "a@example.org"}]}],
+        [{"event": "hardbounce", "data": [{"e": None, "ts": None}]}],
+    ],
+    EmailProvider.Kind.SENDGRID: [
+        None,
+        [None],
+        [{"event": None, "email": "a@example.org"}],
+        [{"event": "delivered", "email": None}],
+    ],
+    EmailProvider.Kind.NETCORE: [
+        None,
+        [None],
+        [{"EVENT": None, "EMAIL": "a@example.org"}],
+        [{"EVENT": "sent", "EMAIL": None}],
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"), [(kind, body) for kind, bodies in NULLS.items() for body in bodies]
+)
+def test_null_where_a_field_belongs_is_a_400(providers, kind, body):
+    response, payload, _log = post_and_check(providers[kind], dumps(body))
+    assert response.status_code == 400, payload
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-0"])
+def test_nan_and_infinity_literals_in_number_fields(providers, kind, literal):
+    template = {
+        EmailProvider.Kind.SMTP: b'[{"event": "hardbounce", "data": [{"e": "a@example.org", '
+        b'"ts": %s}]}]',
+        EmailProvider.Kind.SENDGRID: b'[{"event": "bounce", "email": "a@example.org", '
+        b'"timestamp": %s}]',
+        EmailProvider.Kind.NETCORE: b'[{"EVENT": "bounced", "EMAIL": "a@example.org", '
+        b'"TIMESTAMP": %s, "TRANSID": %s}]',
+    }[kind]
+    body = template.replace(b"%s", literal)
+    response, payload, log = post_and_check(providers[kind], body)
+    assert response.status_code == 200
+    if literal in (b"NaN", b"Infinity", b"-Infinity", b"1e999"):
+        assert math.isnan(float(literal)) or math.isinf(float(literal))
+        assert payload["status"] == "partial_success"
+        assert payload["errors"] == [{"event_index": 0, "error": "Invalid timestamp"}]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite does not enforce lengths")
+@pytest.mark.xfail(
+    strict=True,
+    reason="clean_email checks 254 characters before normalize_email lowercases: 'İ'.lower() "
+    "is two characters, so the folded address overflows Profile.email varchar(254) → 500",
+)
+def test_an_address_that_grows_when_lowercased_is_not_a_500(providers):
+    email = "\u0130" * 200 + "@example.org"  # 212 characters; 412 once lowercased
+    body = [{"event": "bounce", "type": "bounce", "email": email, "timestamp": 1}]
+    post_and_check(providers[EmailProvider.Kind.SENDGRID], dumps(body))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite stores NUL characters")
+@pytest.mark.xfail(
+    strict=True,
+    reason="callbacks.views._record keeps raw NUL bytes in body_excerpt; PostgreSQL refuses "
+    "the CallbackLog row (DataError), so the request is answered 400 but never logged",
+)
+def test_a_body_with_a_nul_byte_is_logged(providers):
+    provider = providers[EmailProvider.Kind.NETCORE]
+    response = Client().post(
+        provider.callback_path, data=b"[\x00]", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert CallbackLog.objects.filter(provider=provider, status_code=400).exists()
