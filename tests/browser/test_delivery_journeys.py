@@ -89,6 +89,7 @@ def test_hard_bounce_posted_to_the_copied_url_turns_the_profile_inactive(
     search.press("Enter")
     row = page.get_by_role("row", name=re.compile("grace@example.org"))
     expect(row).to_contain_text("Inactive")
+    screenshot(page, "profiles-list")
     row.get_by_role("link", name=re.compile("grace@example.org")).click()
     expect(page.get_by_text("550 5.1.1 mailbox does not exist").first).to_be_visible()
     expect(page.get_by_role("cell", name="Channel Unsubscribed")).to_be_visible()
