@@ -10,7 +10,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
 
 from . import audit
 from .forms import FORM_CLASSES, form_class_for
@@ -30,6 +32,11 @@ class EmailProviderAdmin(admin.ModelAdmin):
         if isinstance(db_field, models.URLField):
             kwargs.setdefault("assume_scheme", "https")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    # The posted password or API key is masked in Django's error reports.
+    @method_decorator(sensitive_post_parameters("secret"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     # --- which form: the provider's kind, or ?kind= on the add page ----------------------
     def _kind(self, request: HttpRequest, obj: EmailProvider | None) -> str | None:

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from providers.connection_check import check_provider_settings
@@ -93,8 +94,10 @@ def test_email_status(request, pk):
     )
 
 
+@sensitive_post_parameters("secret")  # the typed password or API key: masked in error reports
 @login_required
 @require_POST
+@sensitive_variables("form", "typed_secret")
 def test_connection(request):
     """Check the settings typed in the provider form, saved or not; never sends mail.
 
