@@ -6,6 +6,7 @@ applies through `services.apply_events`, shapes the answer of seed 003 and keeps
 path — the path holds the provider's secret token.
 """
 
+import hmac
 import logging
 from dataclasses import dataclass, field
 
@@ -70,9 +71,7 @@ def receive(request, token):
         response = _json(405, error_body(405, "Method not allowed"))
         response["Allow"] = ", ".join(ALLOWED_METHODS)
         return response
-    # One indexed lookup on a unique 256-bit token; unknown and rotated tokens take the same
-    # path and get the same answer.
-    provider = EmailProvider.objects.filter(callback_token=token).first()
+    provider = _provider_for_token(token)
     if provider is None:
         return _json(404, error_body(404, "Not found"))
     if request.method == "HEAD":
@@ -87,6 +86,21 @@ def receive(request, token):
         _record(provider, "POST", b"", outcome)
         return outcome.response()
     return process_callback(provider, body, request.headers).response()
+
+
+def _provider_for_token(token: str) -> EmailProvider | None:
+    """The provider whose callback token is `token`, or None; unknown and rotated alike.
+
+    One indexed lookup on a unique 256-bit token finds the candidate; the match is then
+    confirmed with a constant-time comparison of the whole token, so the answer never depends
+    on how the database compares strings (collation, padding) or how long a prefix matched.
+    """
+    provider = EmailProvider.objects.filter(callback_token=token).first()
+    if provider is None:
+        return None
+    if not hmac.compare_digest(provider.callback_token.encode(), token.encode()):
+        return None
+    return provider
 
 
 def _read_body(request) -> bytes | None:
