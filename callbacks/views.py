@@ -180,6 +180,11 @@ def _shape(batch: ParsedBatch, result: services.ApplyResult) -> Outcome:
     return outcome
 
 
+def loggable_excerpt(body: bytes) -> str:
+    """The start of the body as text PostgreSQL can store (its text type refuses NUL)."""
+    return body[:BODY_EXCERPT_CHARS].decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
 def _record(
     provider: EmailProvider, method: str, body: bytes, outcome: Outcome, *, is_sample=False
 ) -> None:
@@ -197,7 +202,7 @@ def _record(
             ignored=outcome.ignored,
             kind_counts=outcome.kind_counts,
             error=outcome.error[:1000],
-            body_excerpt=body[:BODY_EXCERPT_CHARS].decode("utf-8", "replace"),
+            body_excerpt=loggable_excerpt(body),
             is_sample=is_sample,
         )
     except Exception:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callbacks.models import EventKind
+from profiles.models import normalize_email
 
 MAX_EVENTS = 1000  # seed 003: "more than 1000 events are sent in a single API call" → 400
 
@@ -126,7 +127,8 @@ def clean_email(value: Any) -> str:
         or "." not in domain
         or domain.startswith(".")
         or domain.endswith(".")
-        or len(email) > 254
+        # Measured as stored: folding can lengthen an address ("İ".lower() is two characters).
+        or len(normalize_email(email)) > 254
         or any(ch.isspace() for ch in email)
     ):
         raise ItemError(INVALID_EMAIL)
