@@ -1,7 +1,11 @@
 import pytest
 from django.test import Client
 
+from providers.models import TestEmail
 from tests import factories
+
+# The model's name starts with "Test"; tell pytest it is not a test class.
+TestEmail.__test__ = False
 
 
 @pytest.fixture

@@ -1,4 +1,3 @@
-from providers.models import TestEmail  # noqa: E402
 from tests.servers import (  # noqa: F401  (fixtures)
     closed_port,
     esp_api,
@@ -8,6 +7,3 @@ from tests.servers import (  # noqa: F401  (fixtures)
     smtp_server,
     tls_ca,
 )
-
-# The model's name starts with "Test"; tell pytest it is not a test class.
-TestEmail.__test__ = False
