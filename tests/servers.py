@@ -177,14 +177,13 @@ def smtp_server(tls_ca):
         server.controller.stop()
 
 
-class SilentServer:
-    """Accepts TCP connections and never answers: the "server that never replies"."""
+class LoopbackTcpServer:
+    """A bare TCP server on a free loopback port; subclasses say what to do with a connection."""
 
     def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
-        self.connections: list[socket.socket] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
@@ -197,14 +196,31 @@ class SilentServer:
                 continue
             except OSError:
                 return
-            self.connections.append(conn)
+            self.handle(conn)
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self.sock.close()
+
+
+class SilentServer(LoopbackTcpServer):
+    """Accepts TCP connections and never answers: the "server that never replies"."""
+
+    def __init__(self) -> None:
+        self.connections: list[socket.socket] = []
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
+        self.connections.append(conn)
+
+    def stop(self) -> None:
+        super().stop()
         for conn in self.connections:
             conn.close()
-        self.sock.close()
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from providers import tasks
 from providers.models import EmailProvider, TestEmail
 from providers.sending import Outcome, deliver_test_email
 from tests.factories import EmailProviderFactory
-from tests.servers import _PortZeroController
+from tests.servers import LoopbackTcpServer, _PortZeroController
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -436,28 +436,14 @@ def test_worker_killed_mid_send_ends_sent_after_redelivery(stalling_smtp, worker
 
 
 # --- d. the SMTP server closes the connection in the middle of DATA -----------------------------
-class HangUpInData:
+class HangUpInData(LoopbackTcpServer):
     """A minimal SMTP server that accepts the envelope, says 354, reads a little and hangs up."""
 
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.hangups = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+    hangups = 0
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with contextlib.suppress(OSError), conn:
-                self._converse(conn)
+    def handle(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            self._converse(conn)
 
     def _converse(self, conn: socket.socket) -> None:
         conn.settimeout(5)
@@ -478,11 +464,6 @@ class HangUpInData:
                 return
             else:
                 conn.sendall(b"250 OK\r\n")
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
 
 
 @pytest.fixture
