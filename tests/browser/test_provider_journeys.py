@@ -17,9 +17,9 @@ def clipboard(signed_in_page, live_server):
     return signed_in_page
 
 
-def fill_generic_smtp(page, nickname: str, port: str = "2525") -> None:
+def fill_generic_smtp(page, nickname: str, port: str = "2525", host: str = "127.0.0.1") -> None:
     page.get_by_label("Nickname").fill(nickname)
-    page.get_by_label("Host").fill("127.0.0.1")
+    page.get_by_label("Host").fill(host)
     page.get_by_label("Port").fill(port)
     page.get_by_label("Scheme").select_option(label="STARTTLS")
     page.get_by_label("Username").fill("mailer")
@@ -28,9 +28,10 @@ def fill_generic_smtp(page, nickname: str, port: str = "2525") -> None:
 
 
 def test_add_generic_smtp_provider_becomes_default_and_callback_url_copies(
-    clipboard, live_server, settings, screenshot
+    clipboard, live_server, settings, screenshot, smtp_server
 ):
     settings.SITE_URL = live_server.url
+    relay = smtp_server("starttls", auth=True)
     page = clipboard
     expect(page.get_by_role("heading", name="Set up your first email provider")).to_be_visible()
     screenshot(page, "providers-empty")
@@ -39,13 +40,14 @@ def test_add_generic_smtp_provider_becomes_default_and_callback_url_copies(
     page.get_by_label("Provider").select_option(label="Generic SMTP")
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="New Generic SMTP provider")).to_be_visible()
-    fill_generic_smtp(page, "Loopback relay")
+    fill_generic_smtp(page, "Loopback relay", port=str(relay.port), host=relay.host)
     screenshot(page, "provider-form")
     page.get_by_role("button", name="Save").click()
 
     expect(page.get_by_text("It is your default provider")).to_be_visible()
     provider = EmailProvider.objects.get(nickname="Loopback relay")
     assert provider.is_default
+    assert (provider.host, provider.port, provider.scheme) == (relay.host, relay.port, "starttls")
     callback_field = page.get_by_label("Callback URL")
     expect(callback_field).to_have_value(provider.callback_url)
     expect(callback_field).not_to_be_editable()
