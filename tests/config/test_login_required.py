@@ -1,41 +1,22 @@
 """Every dashboard page refuses anonymous users; only the documented public URLs are open."""
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.urls.converters import IntConverter
 
-PUBLIC = {
-    "login",
-    "logout",
-    "health",
-    "callbacks:receive",
-    "profiles:preferences",
-    "profiles:one_click_unsubscribe",
-}
+from tests.url_walk import dashboard_urls
+
 SAMPLE_ARGS = {"kind": "smtp"}
-
-
-def dashboard_url_names(patterns=None, namespace=""):
-    for entry in patterns if patterns is not None else get_resolver().url_patterns:
-        if isinstance(entry, URLResolver):
-            if entry.namespace == "admin":
-                continue
-            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            yield from dashboard_url_names(entry.url_patterns, inner)
-        elif isinstance(entry, URLPattern) and entry.name:
-            name = namespace + entry.name
-            if name not in PUBLIC:
-                yield name, sorted(entry.pattern.converters.items())
 
 
 def sample_url(name, converters):
     kwargs = {}
-    for key, converter in converters:
+    for key, converter in converters.items():
         kwargs[key] = SAMPLE_ARGS.get(key, 1 if isinstance(converter, IntConverter) else "x1")
     return reverse(name, kwargs=kwargs)
 
 
-DASHBOARD_URLS = sorted(dashboard_url_names(), key=lambda item: item[0])
+DASHBOARD_URLS = dashboard_urls()
 
 
 def test_every_app_has_dashboard_pages():

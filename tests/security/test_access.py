@@ -14,43 +14,25 @@ from pathlib import Path
 import pytest
 from django.contrib import admin
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from callbacks import views as callback_views
 from profiles.models import Profile
 from providers.models import EmailProvider, TestEmail
 from tests.config.test_settings import PRODUCTION_ENV, TEST_ONLY_ENV
 from tests.factories import EmailProviderFactory, ProfileFactory, UserFactory
+from tests.url_walk import dashboard_urls
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC = {
-    "login",
-    "logout",
-    "health",
-    "callbacks:receive",
-    "profiles:preferences",
-    "profiles:one_click_unsubscribe",
-}
 # The pages only admins may use (DESIGN.md: rotate the callback URL; the soft-bounce policy and
 # re-activating a suppressed address are admin decisions too).
 STAFF_ONLY = {"providers:rotate_callback", "callbacks:policy", "profiles:reactivate"}
 NOT_POSTED = {"providers:delete"}  # posting it would delete the provider the walk uses
 
 
-def url_names(patterns=None, namespace=""):
-    for entry in patterns if patterns is not None else get_resolver().url_patterns:
-        if isinstance(entry, URLResolver):
-            if entry.namespace == "admin":
-                continue
-            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            yield from url_names(entry.url_patterns, inner)
-        elif isinstance(entry, URLPattern) and entry.name and namespace + entry.name not in PUBLIC:
-            yield namespace + entry.name, sorted(entry.pattern.converters)
-
-
-DASHBOARD = sorted(url_names())
+DASHBOARD = [(name, sorted(converters)) for name, converters in dashboard_urls()]
 
 
 @pytest.fixture

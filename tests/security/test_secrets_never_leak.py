@@ -16,7 +16,7 @@ import pytest
 from django.contrib import admin
 from django.db import connection
 from django.test import Client, RequestFactory
-from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.urls import resolve, reverse
 from django.views.debug import ExceptionReporter
 
 from callbacks import services
@@ -25,6 +25,7 @@ from providers import audit, tasks
 from providers.models import EmailProvider, EmailProviderManager, TestEmail
 from tests.factories import EmailProviderFactory, ProfileFactory, UserFactory
 from tests.servers import SMTP_USER
+from tests.url_walk import named_urls
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -135,17 +136,6 @@ SKIP_GET = {"logout"}
 PUBLIC_TOKEN_VIEWS = {"callbacks:receive", "profiles:preferences", "profiles:one_click_unsubscribe"}
 
 
-def url_patterns(patterns=None, namespace=""):
-    for entry in patterns if patterns is not None else get_resolver().url_patterns:
-        if isinstance(entry, URLResolver):
-            if entry.namespace == "admin":
-                continue
-            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            yield from url_patterns(entry.url_patterns, inner)
-        elif isinstance(entry, URLPattern) and entry.name:
-            yield namespace + entry.name, dict(entry.pattern.converters)
-
-
 def ids_for(name: str) -> list[int]:
     if "test_email" in name:
         return list(TestEmail.objects.values_list("pk", flat=True))
@@ -158,7 +148,7 @@ def ids_for(name: str) -> list[int]:
 
 def dashboard_urls() -> list[str]:
     urls = []
-    for name, converters in url_patterns():
+    for name, converters in named_urls():
         if name in SKIP_GET or name in PUBLIC_TOKEN_VIEWS:
             continue
         if not converters:
