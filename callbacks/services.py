@@ -4,13 +4,18 @@
 one transaction and costs a constant number of queries, whatever its size:
 
 1. claim the events' dedupe keys in `ReceivedEvent` (INSERT … ON CONFLICT DO NOTHING
-   RETURNING): only the keys we inserted are new, so a replayed batch changes nothing;
-2. lock the profiles the new events name, in email order (SELECT … FOR UPDATE on PostgreSQL;
-   SQLite serialises writers anyway); for addresses without one, first INSERT … ON CONFLICT DO
-   NOTHING a profile, then lock it. Suppression lives on the profile: an address no profile
-   had yet is created Inactive, and an import that meets it later keeps its status;
-3. fold the events into each profile's new state in Python, write every changed profile with
-   one UPDATE … FROM;
+   RETURNING): only the keys we inserted are new, so a replayed batch changes nothing. Stored
+   keys start with the event's time, so a batch's keys land together at the recent end of
+   the index instead of on a thousand random pages;
+2. read the profiles the new events name, without locking them; for addresses without one,
+   first INSERT … ON CONFLICT DO NOTHING a profile. Suppression lives on the profile: an
+   address no profile had yet is created Inactive, and an import that meets it later keeps
+   its status;
+3. fold the events into each profile's state in Python to learn which profiles change (most
+   deliveries change none), lock just those (SELECT … FOR NO KEY UPDATE, in email order
+   like every other bulk writer; the weaker lock lets a concurrent batch's timeline insert
+   check its foreign key without waiting), fold again from their locked state and write them
+   with one UPDATE … FROM;
 4. insert the timeline events with one INSERT … SELECT;
 5. add the counters to `DailyStat` with one INSERT … ON CONFLICT (provider, date) DO UPDATE
    SET x = x + EXCLUDED.x.
@@ -18,7 +23,9 @@ one transaction and costs a constant number of queries, whatever its size:
 Rows travel as one array parameter per column (`unnest` on PostgreSQL) or one JSON parameter
 (`json_each` on SQLite), never as one query per event. Locks are taken in one order (event
 keys, then emails, then dates), so concurrent batches for the same profiles queue instead of
-deadlocking, and none loses an update.
+deadlocking. A profile is only written from its locked state, so no update is lost; one this
+batch leaves unchanged is not locked, which orders the batch before any concurrent writer of
+that profile.
 """
 
 from __future__ import annotations
@@ -26,9 +33,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from copy import copy
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import psycopg
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -48,6 +57,8 @@ FAILED_ERROR = {
 }
 
 SOFT_BOUNCE_TYPE = "Repeated soft bounces"
+
+KEY_TIME_FORMAT = "%Y%m%d%H%M%S"
 
 
 @dataclass
@@ -98,7 +109,7 @@ def _claim_new(
     first_by_key: dict[str, int] = {}
     for index, event in enumerate(events):
         if event.dedupe_key:
-            first_by_key.setdefault(event.dedupe_key, index)
+            first_by_key.setdefault(stored_key(event), index)
     if first_by_key:
         keys = sorted(first_by_key)
         source, params = _rows_source([("event_key", "text")], [(key,) for key in keys])
@@ -108,13 +119,23 @@ def _claim_new(
             f"SELECT %s, v.event_key, %s FROM ({source}) AS v WHERE true ORDER BY v.event_key "
             "ON CONFLICT (provider_id, event_key) DO NOTHING RETURNING event_key"
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [provider.pk, _adapt(now), *params])
+        with _cursor() as cursor:
+            cursor.execute(sql, [provider.pk, _adapter()(now), *params])
             claimed = {row[0] for row in cursor.fetchall()}
     else:
         claimed = set()
     keep = {first_by_key[key] for key in claimed}
     return [event for index, event in enumerate(events) if (not event.dedupe_key) or index in keep]
+
+
+def stored_key(event: CallbackEvent) -> str:
+    """The event's key in `ReceivedEvent`: its time (to the second, UTC) then its dedupe key.
+
+    A retry carries the same time, so it still meets its first copy; and since ESPs post
+    events soon after they happen, new keys go in near the end of the index.
+    """
+    when = event.occurred_at.astimezone(UTC).strftime(KEY_TIME_FORMAT) if event.occurred_at else ""
+    return f"{when}~{event.dedupe_key}"
 
 
 # --- 2–4. profiles and their timelines -------------------------------------------------------
@@ -137,25 +158,51 @@ def _apply_to_profiles(
     provider: EmailProvider, events: list[CallbackEvent], now: datetime, result: ApplyResult
 ) -> None:
     emails = sorted({normalize_email(event.email) for event in events})
-    states = _lock_profiles(emails)
-    missing = [email for email in emails if email not in states]
+    snapshot = _read_profiles(emails)
+    missing = [email for email in emails if email not in snapshot]
     if missing:
         # Usually none: every address the ESP names was sent to, so it has a profile.
         result.profiles_created = _upsert_profiles(missing, now)
-        states.update(_lock_profiles(missing))
+        snapshot.update(_read_profiles(missing))
     policy = SoftBouncePolicy.current()
+    by_email: dict[str, list[CallbackEvent]] = {}
+    for event in sorted(events, key=lambda event: event.occurred_at or now):
+        by_email.setdefault(normalize_email(event.email), []).append(event)
+    # First fold on the snapshot: a profile these events leave unchanged is done, and its
+    # timeline rows are final. Only the others are locked and folded again, from their
+    # current state; one deleted meanwhile keeps the snapshot (its timeline insert then
+    # fails, and the ESP's retry creates it afresh).
     timeline: list[tuple] = []
-    ordered = sorted(
-        enumerate(events),
-        key=lambda pair: (normalize_email(pair[1].email), pair[1].occurred_at or now, pair[0]),
-    )
-    for _index, event in ordered:
-        state = states[normalize_email(event.email)]
-        at = event.occurred_at or now
-        timeline.extend(_fold(provider, policy, state, event, at, result))
-    changed = [state for state in states.values() if state.changed]
-    _update_profiles(changed, now)
+    changing: dict[str, int] = {}
+    discarded = ApplyResult()  # an unchanged profile counts nothing
+    for email, its_events in by_email.items():
+        trial = copy(snapshot[email])
+        rows = _fold_events(provider, policy, trial, its_events, now, discarded)
+        if trial.changed:
+            changing[email] = trial.id
+        else:
+            timeline.extend(rows)
+    locked = {email: snapshot[email] for email in changing}
+    locked.update(_lock_profiles(list(changing.values())))
+    for email, state in locked.items():
+        timeline.extend(_fold_events(provider, policy, state, by_email[email], now, result))
+    _update_profiles([state for state in locked.values() if state.changed], now)
     _insert_timeline(timeline, now)
+
+
+def _fold_events(
+    provider: EmailProvider,
+    policy: SoftBouncePolicy,
+    state: _ProfileState,
+    events: list[CallbackEvent],
+    now: datetime,
+    result: ApplyResult,
+) -> list[tuple]:
+    """Fold one profile's events into its state, in time order; return the timeline rows."""
+    rows: list[tuple] = []
+    for event in events:
+        rows.extend(_fold(provider, policy, state, event, event.occurred_at or now, result))
+    return rows
 
 
 def _fold(
@@ -242,7 +289,7 @@ def _upsert_profiles(emails: list[str], now: datetime) -> int:
         f"SELECT {placeholders} FROM ({source}) AS v WHERE true ORDER BY v.email "
         "ON CONFLICT (email) DO NOTHING"
     )
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, [*fixed_values, *params])
         return max(cursor.rowcount, 0)
 
@@ -260,24 +307,37 @@ PROFILE_STATE_FIELDS = [
 ]
 
 
-def _lock_profiles(emails: list[str]) -> dict[str, _ProfileState]:
-    """Read and lock the batch's profiles, in email order so concurrent batches queue."""
-    if connection.vendor == "postgresql":
-        # One array parameter instead of an IN list: the same query text for any batch size.
-        sql = (
-            f"SELECT {', '.join(PROFILE_STATE_FIELDS)} FROM {_table(Profile)} "  # noqa: S608
-            "WHERE email = ANY(%s::text[]) ORDER BY email FOR UPDATE"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [emails])
-            rows = cursor.fetchall()
-    else:
+def _read_profiles(emails: list[str]) -> dict[str, _ProfileState]:
+    """The state of the batch's profiles, unlocked: reading them dirties no page."""
+    if connection.vendor != "postgresql":
+        return _states(Profile.objects.filter(email__in=emails).values_list(*PROFILE_STATE_FIELDS))
+    # One array parameter instead of an IN list: the same query text for any batch size.
+    sql = (
+        f"SELECT {', '.join(PROFILE_STATE_FIELDS)} FROM {_table(Profile)} "  # noqa: S608
+        "WHERE email = ANY(%b::text[])"
+    )
+    with _cursor() as cursor:
+        cursor.execute(sql, [emails])
+        return _states(cursor.fetchall())
+
+
+def _lock_profiles(ids: list[int]) -> dict[str, _ProfileState]:
+    """Lock and re-read the profiles about to change, in email order so concurrent writers queue."""
+    if not ids:
+        return {}
+    if connection.vendor != "postgresql":
         # SQLite holds the database write lock for the whole transaction: no row locks.
-        rows = (
-            Profile.objects.filter(email__in=emails)
-            .order_by("email")
-            .values_list(*PROFILE_STATE_FIELDS)
-        )
+        return _states(Profile.objects.filter(id__in=ids).values_list(*PROFILE_STATE_FIELDS))
+    sql = (
+        f"SELECT {', '.join(PROFILE_STATE_FIELDS)} FROM {_table(Profile)} "  # noqa: S608
+        "WHERE id = ANY(%b::bigint[]) ORDER BY email FOR NO KEY UPDATE"
+    )
+    with _cursor() as cursor:
+        cursor.execute(sql, [ids])
+        return _states(cursor.fetchall())
+
+
+def _states(rows) -> dict[str, _ProfileState]:
     return {row[0]: _ProfileState(*row[1:]) for row in rows}
 
 
@@ -294,16 +354,17 @@ def _update_profiles(states: list[_ProfileState], now: datetime) -> None:
         ("soft_bounce_count", "integer"),
         ("soft_bounce_since", "timestamptz"),
     ]
+    adapt = _adapter()
     rows = [
         (
             s.id,
             s.status,
             s.inactive_reason,
-            _adapt(s.inactive_since),
+            adapt(s.inactive_since),
             s.inactive_provider,
             s.inactive_detail,
             s.soft_bounce_count,
-            _adapt(s.soft_bounce_since),
+            adapt(s.soft_bounce_since),
         )
         for s in sorted(states, key=lambda s: s.id)
     ]
@@ -313,8 +374,8 @@ def _update_profiles(states: list[_ProfileState], now: datetime) -> None:
         f"UPDATE {_table(Profile)} AS p SET {assignments}, updated_at = %s "  # noqa: S608
         f"FROM ({source}) AS v WHERE p.id = v.id"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_adapt(now), *params])
+    with _cursor() as cursor:
+        cursor.execute(sql, [_adapter()(now), *params])
 
 
 def _insert_timeline(rows: list[tuple], now: datetime) -> None:
@@ -333,8 +394,9 @@ def _insert_timeline(rows: list[tuple], now: datetime) -> None:
         ("provider_name", "text"),
         ("properties", "text"),
     ]
+    adapt = _adapter()
     data = [
-        (pid, str(kind), _adapt(at), props["Provider"], json.dumps(props, sort_keys=True))
+        (pid, str(kind), adapt(at), props["Provider"], json.dumps(props))
         for pid, kind, at, props in rows
     ]
     source, params = _rows_source(columns, data)
@@ -345,7 +407,7 @@ def _insert_timeline(rows: list[tuple], now: datetime) -> None:
         + ["%s"] * len(fixed_names)
     )
     sql = f"INSERT INTO {_table(TimelineEvent)} ({names}) SELECT {selects} FROM ({source}) AS v"  # noqa: S608
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, [*fixed_values, *params])
 
 
@@ -356,8 +418,9 @@ def _add_to_stats(
     provider: EmailProvider, fresh: list[CallbackEvent], duplicates: int, now: datetime
 ) -> None:
     per_day: dict[date, Counter] = {}
+    zone = timezone.get_current_timezone()
     for event in fresh:
-        day = timezone.localdate(event.occurred_at or now)
+        day = (event.occurred_at or now).astimezone(zone).date()
         per_day.setdefault(day, Counter())[event.kind.value] += 1
     if duplicates:
         per_day.setdefault(timezone.localdate(now), Counter())["duplicates"] += duplicates
@@ -365,7 +428,8 @@ def _add_to_stats(
         return
     counters = [*COUNTED_KINDS, "duplicates"]
     columns = [("date", "date"), *[(name, "integer") for name in counters]]
-    rows = [(_adapt(day), *[per_day[day][name] for name in counters]) for day in sorted(per_day)]
+    adapt = _adapter()
+    rows = [(adapt(day), *[per_day[day][name] for name in counters]) for day in sorted(per_day)]
     source, params = _rows_source(columns, rows)
     table = _table(DailyStat)
     names = ", ".join(counters)
@@ -376,7 +440,7 @@ def _add_to_stats(
         f"SELECT %s, v.date, {values} FROM ({source}) AS v WHERE true ORDER BY v.date "
         f"ON CONFLICT (provider_id, date) DO UPDATE SET {increments}"
     )
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, [provider.pk, *params])
 
 
@@ -433,14 +497,36 @@ def save_policy(policy: SoftBouncePolicy, now: datetime | None = None) -> int:
 # --- bulk SQL helpers --------------------------------------------------------------------------
 
 
+def _cursor():
+    """A cursor that sends the parameters apart from the SQL on PostgreSQL.
+
+    Django's psycopg cursors bind client-side: a thousand-element array becomes SQL text that
+    psycopg escapes and PostgreSQL parses again, which costs more than running the statement.
+    Bound server-side, the arrays travel in binary. Django's wrappers stay on, so the queries
+    are still logged and counted.
+    """
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.ensure_connection()
+    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+
+
 def _table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _adapt(value):
-    """A Python value as the row sources carry it: SQLite gets Django's text forms."""
-    if connection.vendor == "postgresql" or value is None:
-        return value
+def _adapter():
+    """How row values travel: as they are to PostgreSQL, as Django's text forms to SQLite."""
+    if connection.vendor == "postgresql":
+        return _as_is
+    return _as_sqlite_text
+
+
+def _as_is(value):
+    return value
+
+
+def _as_sqlite_text(value):
     if isinstance(value, datetime):
         return connection.ops.adapt_datetimefield_value(value)
     if isinstance(value, date):
@@ -456,7 +542,7 @@ def _rows_source(columns: Sequence[tuple[str, str]], rows: Iterable[tuple]) -> t
     """
     rows = list(rows)
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{pg_type}[]" for _name, pg_type in columns)
+        arrays = ", ".join(f"%b::{pg_type}[]" for _name, pg_type in columns)
         names = ", ".join(name for name, _type in columns)
         params = [[row[i] for row in rows] for i in range(len(columns))]
         return f"SELECT * FROM unnest({arrays}) AS u({names})", params  # noqa: S608

@@ -129,7 +129,7 @@ def clean_email(value: Any) -> str:
         or domain.endswith(".")
         # Measured as stored: folding can lengthen an address ("İ".lower() is two characters).
         or len(normalize_email(email)) > 254
-        or any(ch.isspace() for ch in email)
+        or len(email.split()) != 1  # whitespace inside
     ):
         raise ItemError(INVALID_EMAIL)
     return email
@@ -177,6 +177,8 @@ def text(value: Any) -> str:
 
 
 def _sanitize(value: str) -> str:
+    if value.isascii() and "\x00" not in value:
+        return value  # the common case, checked at C speed
     return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 

@@ -123,3 +123,50 @@ def test_concurrent_batches_for_the_same_profiles_lose_no_update():
     assert Profile.objects.count() == 20
     assert DailyStat.objects.get(provider=provider).soft_bounce == 20 * THREADS
     assert TimelineEvent.objects.count() == 20 * THREADS
+
+
+def test_a_delivery_does_not_wait_for_a_profile_another_transaction_holds():
+    """Deliveries change no profile, so the batch reads it without taking its row lock."""
+    provider = EmailProviderFactory(kind=EmailProvider.Kind.SENDGRID)
+    profile = Profile.objects.create(email="busy@example.com")
+    body = json.dumps(
+        [{"event": "delivered", "email": "busy@example.com", "timestamp": 1700000000}]
+    ).encode()
+    holder = connections.create_connection("default")
+    try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            # An edit of the profile in progress (an import, say) holds its row lock.
+            cursor.execute("UPDATE profiles_profile SET name = 'Busy' WHERE id = %s", [profile.pk])
+            statuses = run_concurrently([body], provider)
+        holder.rollback()
+    finally:
+        holder.close()
+    assert statuses == [200]
+    assert TimelineEvent.objects.filter(profile=profile).count() == 1
+
+
+def test_batches_changing_the_profiles_the_other_only_delivers_to_do_not_deadlock():
+    """Each batch locks the profiles it changes while the other inserts timeline rows for them.
+
+    The timeline rows' foreign-key checks take KEY SHARE locks, which a FOR UPDATE lock would
+    block in the opposite order in the other batch: the service locks FOR NO KEY UPDATE.
+    """
+    provider = EmailProviderFactory(kind=EmailProvider.Kind.SENDGRID)
+    left = [f"left{i}@example.com" for i in range(30)]
+    right = [f"right{i}@example.com" for i in range(30)]
+    Profile.objects.bulk_create(Profile(email=email) for email in left + right)
+
+    def body(bounced, delivered, tag):
+        events = [
+            {"event": "bounce", "type": "bounce", "email": e, "sg_event_id": f"{tag}b{e}"}
+            for e in bounced
+        ] + [{"event": "delivered", "email": e, "sg_event_id": f"{tag}d{e}"} for e in delivered]
+        return json.dumps(events).encode()
+
+    bodies = [body(left, right, f"{t}L") if t % 2 else body(right, left, f"{t}R") for t in range(4)]
+    statuses = run_concurrently(bodies, provider)
+    assert statuses == [200] * 4
+    assert not Profile.objects.filter(status=Profile.Status.ACTIVE).exists()
+    # Every event, and a Channel Unsubscribed row for every hard bounce.
+    assert TimelineEvent.objects.count() == 4 * 60 + 4 * 30

@@ -252,3 +252,25 @@ def test_policy_preview_and_save(provider):
 def test_event_kinds_all_have_stat_columns():
     names = {f.name for f in DailyStat._meta.get_fields()}
     assert {k.value for k in EventKind} <= names
+
+
+def test_stored_keys_sort_by_the_time_of_the_event():
+    """A batch's keys sit together in the index, next to the other recent ones."""
+    events = sg(("delivered", "a@example.com", 3600), ("delivered", "b@example.com", 0))
+    later, earlier = (services.stored_key(event) for event in events)
+    assert earlier < later
+    assert earlier.startswith("20250301120000~")
+    assert later.endswith(events[0].dedupe_key)
+
+
+def test_a_batch_writes_only_the_profiles_it_changes(provider):
+    quiet, bouncing = ProfileFactory(), ProfileFactory()
+    before = Profile.objects.get(pk=quiet.pk).updated_at
+    with CaptureQueriesContext(connection) as queries:
+        services.apply_events(
+            provider, sg(("delivered", quiet.email, 0), ("bounce", bouncing.email, 1))
+        )
+    assert Profile.objects.get(pk=quiet.pk).updated_at == before
+    assert Profile.objects.get(pk=bouncing.pk).status == Profile.Status.INACTIVE
+    (update,) = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert "profiles_profile" in update

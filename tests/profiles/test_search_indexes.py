@@ -59,3 +59,10 @@ def test_short_search_uses_the_prefix_indexes():
 def test_newest_inactive_first_uses_its_index():
     plan = plan_without_seqscan(filtered_profiles({"sort": "-inactive_since"})[:51])
     assert "profile_inactive_recent_idx" in plan
+
+
+@pytest.mark.django_db
+def test_profile_pages_keep_room_for_heap_only_updates():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'profiles_profile'")
+        assert cursor.fetchone()[0] == ["fillfactor=85"]
