@@ -502,8 +502,9 @@ def _cursor():
 
     Django's psycopg cursors bind client-side: a thousand-element array becomes SQL text that
     psycopg escapes and PostgreSQL parses again, which costs more than running the statement.
-    Bound server-side, the arrays travel in binary. Django's wrappers stay on, so the queries
-    are still logged and counted.
+    Bound server-side, the arrays travel in binary. The cursor goes through
+    `_prepare_cursor`, the (private) step `connection.cursor()` itself ends with, so Django's
+    wrappers stay on: the queries are still logged, counted and their errors translated.
     """
     if connection.vendor != "postgresql":
         return connection.cursor()
