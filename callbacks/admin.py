@@ -34,19 +34,7 @@ class CallbackLogAdmin(admin.ModelAdmin):
 
 @admin.register(DailyStat)
 class DailyStatAdmin(admin.ModelAdmin):
-    list_display = [
-        "date",
-        "provider",
-        "delivered",
-        "soft_bounce",
-        "hard_bounce",
-        "dropped",
-        "invalid",
-        "spam",
-        "unsubscribed",
-        "ignored",
-        "duplicates",
-    ]
+    list_display = ["date", "provider", *DailyStat.COUNTERS]
     list_filter = ["provider"]
     list_select_related = ["provider"]
     date_hierarchy = "date"

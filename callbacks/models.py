@@ -51,6 +51,9 @@ class CallbackLog(models.Model):
 class DailyStat(models.Model):
     """Delivery counters per provider per day, incremented atomically in bulk."""
 
+    # One column per event kind, plus the replays that were skipped.
+    COUNTERS = [*(kind.value for kind in EventKind), "duplicates"]
+
     provider = models.ForeignKey(
         EmailProvider, on_delete=models.CASCADE, related_name="daily_stats"
     )

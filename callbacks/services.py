@@ -47,8 +47,6 @@ from providers.models import EmailProvider
 from .models import DailyStat, EventKind, ReceivedEvent, SoftBouncePolicy
 from .parsers.base import CallbackEvent
 
-COUNTED_KINDS = [kind.value for kind in EventKind]  # each is a DailyStat column
-
 FAILED_ERROR = {
     EventKind.SOFT_BOUNCE: "Soft bounce",
     EventKind.HARD_BOUNCE: "Hard bounce",
@@ -426,7 +424,7 @@ def _add_to_stats(
         per_day.setdefault(timezone.localdate(now), Counter())["duplicates"] += duplicates
     if not per_day:
         return
-    counters = [*COUNTED_KINDS, "duplicates"]
+    counters = DailyStat.COUNTERS
     columns = [("date", "date"), *[(name, "integer") for name in counters]]
     adapt = _adapter()
     rows = [(adapt(day), *[per_day[day][name] for name in counters]) for day in sorted(per_day)]
