@@ -149,7 +149,7 @@ def parse_timestamp(value: Any, *, required: bool = False) -> datetime | None:
         raise ItemError(INVALID_TIMESTAMP)
     try:
         seconds = float(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # an integer beyond any float
         raise ItemError(INVALID_TIMESTAMP) from exc
     if seconds != seconds or seconds < 0:  # NaN or negative
         raise ItemError(INVALID_TIMESTAMP)

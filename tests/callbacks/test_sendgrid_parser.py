@@ -76,6 +76,15 @@ def test_a_bad_timestamp_is_a_per_event_error():
     assert [(e.index, e.error) for e in batch.errors] == [(0, "Invalid timestamp")]
 
 
+@pytest.mark.parametrize("timestamp", ["-5", "1" + "0" * 400, "1e999", "true"])
+def test_a_timestamp_no_clock_can_show_is_a_per_event_error(timestamp):
+    body = b'[{"email": "a@example.com", "event": "delivered", "timestamp": %s}]' % (
+        timestamp.encode()
+    )
+    batch = sendgrid.parse(body)
+    assert [(e.index, e.error) for e in batch.errors] == [(0, "Invalid timestamp")]
+
+
 def test_without_sg_event_id_the_key_hashes_message_event_email_and_time():
     one = (
         b'[{"email": "a@example.com", "event": "delivered", "timestamp": 1, "sg_message_id": "m"}]'

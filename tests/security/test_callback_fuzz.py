@@ -13,7 +13,6 @@ shape and the database too.
 
 import base64
 import json
-import math
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -496,7 +495,9 @@ def test_null_where_a_field_belongs_is_a_400(providers, kind, body):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-0"])
+@pytest.mark.parametrize(
+    "literal", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"1" + b"0" * 400, b"-0"]
+)
 def test_nan_and_infinity_literals_in_number_fields(providers, kind, literal):
     template = {
         EmailProvider.Kind.SMTP: b'[{"event": "hardbounce", "data": [{"e": "a@example.org", '
@@ -509,8 +510,7 @@ def test_nan_and_infinity_literals_in_number_fields(providers, kind, literal):
     body = template.replace(b"%s", literal)
     response, payload, log = post_and_check(providers[kind], body)
     assert response.status_code == 200
-    if literal in (b"NaN", b"Infinity", b"-Infinity", b"1e999"):
-        assert math.isnan(float(literal)) or math.isinf(float(literal))
+    if literal != b"-0":
         assert payload["status"] == "partial_success"
         assert payload["errors"] == [{"event_index": 0, "error": "Invalid timestamp"}]
 
