@@ -86,9 +86,15 @@ class DailyStat(models.Model):
 class ReceivedEvent(models.Model):
     """The de-duplication key of every applied event: a replayed event is skipped."""
 
-    # The unique (provider, event_key) index serves lookups by provider too.
+    # The unique (provider, event_key) index serves lookups by provider too. No database
+    # constraint: it would check the same provider row once per event (a thousand times a
+    # batch); Django's CASCADE still deletes these rows with their provider.
     provider = models.ForeignKey(
-        EmailProvider, on_delete=models.CASCADE, related_name="+", db_index=False
+        EmailProvider,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     event_key = models.CharField(max_length=100)
     received_at = models.DateTimeField(auto_now_add=True)

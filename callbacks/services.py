@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -55,8 +54,6 @@ FAILED_ERROR = {
 }
 
 SOFT_BOUNCE_TYPE = "Repeated soft bounces"
-
-KEY_TIME_FORMAT = "%Y%m%d%H%M%S"
 
 
 @dataclass
@@ -132,14 +129,18 @@ def stored_key(event: CallbackEvent) -> str:
     A retry carries the same time, so it still meets its first copy; and since ESPs post
     events soon after they happen, new keys go in near the end of the index.
     """
-    when = event.occurred_at.astimezone(UTC).strftime(KEY_TIME_FORMAT) if event.occurred_at else ""
-    return f"{when}~{event.dedupe_key}"
+    if event.occurred_at is None:
+        return f"~{event.dedupe_key}"
+    t = event.occurred_at.astimezone(UTC)
+    # %-formatting of the fields: strftime costs three times as much, once per event.
+    fields = (t.year, t.month, t.day, t.hour, t.minute, t.second, event.dedupe_key)
+    return "%04d%02d%02d%02d%02d%02d~%s" % fields  # noqa: UP031
 
 
 # --- 2–4. profiles and their timelines -------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _ProfileState:
     id: int
     status: str
@@ -150,6 +151,19 @@ class _ProfileState:
     soft_bounce_count: int
     soft_bounce_since: datetime | None
     changed: bool = False
+
+    def trial_copy(self) -> _ProfileState:
+        """A copy to fold into without touching this state (`copy.copy` is far slower)."""
+        return _ProfileState(
+            self.id,
+            self.status,
+            self.inactive_reason,
+            self.inactive_since,
+            self.inactive_provider,
+            self.inactive_detail,
+            self.soft_bounce_count,
+            self.soft_bounce_since,
+        )
 
 
 def _apply_to_profiles(
@@ -174,7 +188,7 @@ def _apply_to_profiles(
     changing: dict[str, int] = {}
     discarded = ApplyResult()  # an unchanged profile counts nothing
     for email, its_events in by_email.items():
-        trial = copy(snapshot[email])
+        trial = snapshot[email].trial_copy()
         rows = _fold_events(provider, policy, trial, its_events, now, discarded)
         if trial.changed:
             changing[email] = trial.id
