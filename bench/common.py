@@ -2,7 +2,10 @@
 
 import os
 import statistics
+import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +56,39 @@ def summary(values: list[float]) -> str:
         f"median {statistics.median(values):.1f} ms, p90 {percentile(values, 0.9):.1f} ms, "
         f"min {min(values):.1f} ms (n={len(values)})"
     )
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], *options: str):
+    """A real Celery worker (subprocess) on the configured broker, answering pings once yielded.
+
+    Messages an earlier run left on the broker are purged first.
+    """
+    from config.celery_app import app as celery_app
+
+    celery_app.control.purge()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            *options,
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not celery_app.control.ping(timeout=0.5) and time.monotonic() < deadline:
+            pass
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

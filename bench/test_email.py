@@ -12,14 +12,12 @@ import argparse
 import os
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 
 from aiosmtpd.controller import Controller
 
-from bench.common import ROOT, ensure_database, percentile, setup_django
+from bench.common import celery_worker, ensure_database, percentile, setup_django
 
 
 class ArrivalClock:
@@ -43,26 +41,6 @@ class ArrivalClock:
             return self.arrived[recipient]
 
 
-def start_worker(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sends", type=int, default=50)
@@ -76,7 +54,6 @@ def main() -> None:
     from django.test.utils import setup_test_environment
     from django.urls import reverse
 
-    from config.celery_app import app as celery_app
     from providers.models import EmailProvider
 
     clock = ArrivalClock()
@@ -96,35 +73,28 @@ def main() -> None:
             "from_address": "bench@bench.example",
         },
     )
-    celery_app.control.purge()
-    worker = start_worker(
-        {
-            "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
-            "DATABASE_URL": os.environ["DATABASE_URL"],
-            "DEBUG": "false",
-        }
-    )
+    worker_env = {
+        "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "DEBUG": "false",
+    }
     try:
-        deadline = time.monotonic() + 30
-        while not celery_app.control.ping(timeout=0.5) and time.monotonic() < deadline:
-            pass
-        setup_test_environment()
-        user, _ = get_user_model().objects.get_or_create(username="bench")
-        client = Client()
-        client.force_login(user)
-        url = reverse("providers:send_test", args=[provider.pk])
-        latencies = []
-        for n in range(args.sends + 3):
-            recipient = f"latency{n}-{time.time_ns()}@bench.example"
-            started = time.perf_counter()
-            response = client.post(url, {"recipient": recipient})
-            assert response.status_code == 302, response.status_code
-            arrived = clock.wait_for(recipient, timeout=30)
-            if n >= 3:  # the first sends warm the worker's connections
-                latencies.append((arrived - started) * 1000)
+        with celery_worker(worker_env, "--pool=solo"):
+            setup_test_environment()
+            user, _ = get_user_model().objects.get_or_create(username="bench")
+            client = Client()
+            client.force_login(user)
+            url = reverse("providers:send_test", args=[provider.pk])
+            latencies = []
+            for n in range(args.sends + 3):
+                recipient = f"latency{n}-{time.time_ns()}@bench.example"
+                started = time.perf_counter()
+                response = client.post(url, {"recipient": recipient})
+                assert response.status_code == 302, response.status_code
+                arrived = clock.wait_for(recipient, timeout=30)
+                if n >= 3:  # the first sends warm the worker's connections
+                    latencies.append((arrived - started) * 1000)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
         smtp.stop()
     print(
         f"Test email, POST to SMTP receipt through a Celery worker on Redis "

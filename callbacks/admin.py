@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import CallbackLog, DailyStat, SoftBouncePolicy
+from .models import CallbackLog, DailyStat, PendingBatch, SoftBouncePolicy
 
 
 @admin.register(CallbackLog)
@@ -19,11 +19,27 @@ class CallbackLogAdmin(admin.ModelAdmin):
         "duplicates",
         "ignored",
         "is_sample",
+        "applied_at",
     ]
     list_filter = ["status_code", "is_sample", "payload_format", "provider"]
     list_select_related = ["provider"]
     date_hierarchy = "received_at"
     show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PendingBatch)
+class PendingBatchAdmin(admin.ModelAdmin):
+    """Read-only: accepted batches waiting for a worker, with why a retry is due."""
+
+    list_display = ["log", "received_at", "attempts", "retry_at", "last_error"]
+    list_select_related = ["log"]
+    exclude = ["events"]  # the parsed events, thousands of them: the log has the body
 
     def has_add_permission(self, request):
         return False

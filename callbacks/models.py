@@ -37,6 +37,11 @@ class CallbackLog(models.Model):
     error = models.TextField(blank=True)
     body_excerpt = models.TextField(blank=True)
     is_sample = models.BooleanField(default=False)
+    applied_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a worker applied the accepted events; empty while they wait.",
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -46,6 +51,30 @@ class CallbackLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.status_code} for {self.provider_id} at {self.received_at}"
+
+    @property
+    def is_waiting(self) -> bool:
+        """Accepted events that no worker has applied yet."""
+        return self.processed > 0 and self.applied_at is None and not self.is_sample
+
+
+class PendingBatch(models.Model):
+    """An accepted callback batch waiting for a worker to apply it (see `callbacks.inbox`)."""
+
+    log = models.OneToOneField(
+        CallbackLog, on_delete=models.CASCADE, primary_key=True, related_name="pending"
+    )
+    received_at = models.DateTimeField()
+    events = models.TextField(help_text="The parsed events, encoded by callbacks.inbox.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Failed attempts so far.")
+    retry_at = models.DateTimeField(help_text="Not applied before this time.")
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "pending batches"
+
+    def __str__(self) -> str:
+        return f"Batch of log {self.log_id} (attempts: {self.attempts})"
 
 
 class DailyStat(models.Model):

@@ -1,7 +1,8 @@
 """Apply normalised callback events to profiles, timelines and delivery stats — in bulk.
 
-`apply_events(provider, events)` is the only writer the callback endpoint calls. One batch is
-one transaction and costs a constant number of queries, whatever its size:
+`apply_events(provider, events)` is the only writer of callback events: the inbox's workers
+call it for each accepted batch (`callbacks.inbox`). One batch is one transaction and costs a
+constant number of queries, whatever its size:
 
 1. claim the events' dedupe keys in `ReceivedEvent` (INSERT … ON CONFLICT DO NOTHING
    RETURNING): only the keys we inserted are new, so a replayed batch changes nothing. Stored
@@ -13,10 +14,10 @@ one transaction and costs a constant number of queries, whatever its size:
    its status;
 3. fold the events into each profile's state in Python to learn which profiles change (most
    deliveries change none), lock just those (SELECT … FOR NO KEY UPDATE, in email order
-   like every other bulk writer; the weaker lock lets a concurrent batch's timeline insert
-   check its foreign key without waiting), fold again from their locked state and write them
-   with one UPDATE … FROM;
-4. insert the timeline events with one INSERT … SELECT;
+   like every other bulk writer; no key changes, so the weaker lock is enough), fold again
+   from their locked state and write them with one UPDATE … FROM;
+4. insert the timeline events with one INSERT … SELECT (no database foreign key to check
+   per row: see `TimelineEvent.profile`);
 5. add the counters to `DailyStat` with one INSERT … ON CONFLICT (provider, date) DO UPDATE
    SET x = x + EXCLUDED.x.
 

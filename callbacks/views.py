@@ -1,9 +1,9 @@
 """The public callback endpoint, the sample-callback button and the soft-bounce policy page.
 
 `receive` stays thin: method, token, body size; then `process_callback` verifies, parses,
-applies through `services.apply_events`, shapes the answer of seed 003 and keeps a
-`CallbackLog`. Responses carry ``_has_been_logged`` so Django's request logger never writes the
-path — the path holds the provider's secret token.
+hands the events to the inbox (`callbacks.inbox`: a worker applies them), shapes the answer
+of seed 003 and keeps a `CallbackLog`. Responses carry ``_has_been_logged`` so Django's
+request logger never writes the path — the path holds the provider's secret token.
 """
 
 import hmac
@@ -18,12 +18,13 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from providers.models import EmailProvider
 
-from . import samples, services, signatures
+from . import inbox, samples, services, signatures
 from .forms import SoftBouncePolicyForm
 from .models import CallbackLog, SoftBouncePolicy
 from .parsers import MalformedPayload, ParsedBatch, parser_for
@@ -57,6 +58,12 @@ class Outcome:
 
     def response(self) -> JsonResponse:
         return _json(self.status, self.body)
+
+    def count(self, result: services.ApplyResult) -> None:
+        """Add what applying the events did (samples, applied while answering)."""
+        self.duplicates = result.duplicates
+        self.ignored = result.ignored
+        self.kind_counts = dict(result.counts)
 
 
 def _json(status: int, body: dict) -> JsonResponse:
@@ -122,13 +129,21 @@ def _read_body(request) -> bytes | None:
 def process_callback(
     provider: EmailProvider, body: bytes, headers, *, is_sample: bool = False
 ) -> Outcome:
-    """Verify, parse and apply one callback body; log it; return the answer.
+    """Verify and parse one callback body, queue its events in the inbox, log it, answer.
 
-    A sample (`is_sample`) skips the signature — we post it ourselves — and is applied inside a
-    transaction that is rolled back, so it exercises the real path and changes no profile.
+    A sample (`is_sample`) skips the signature — we post it ourselves — and is applied at once
+    inside a transaction that is rolled back, so it exercises the real path and changes no
+    profile.
     """
     try:
-        outcome = _verify_and_apply(provider, body, headers, is_sample)
+        outcome, batch = _verify_and_parse(provider, body, headers, is_sample)
+        if batch and not is_sample:
+            inbox.accept(_log_entry(provider, "POST", body, outcome), batch)
+            return outcome
+        if batch:
+            with transaction.atomic():
+                outcome.count(services.apply_events(provider, batch))
+                transaction.set_rollback(True)
     except Exception:  # our own fault: the ESP will retry a 500
         logger.exception("Callback for provider %s failed", provider.pk)
         outcome = Outcome(500, error_body(500, "Server error"), error="Server error")
@@ -136,27 +151,22 @@ def process_callback(
     return outcome
 
 
-def _verify_and_apply(provider, body, headers, is_sample) -> Outcome:
+def _verify_and_parse(provider, body, headers, is_sample) -> tuple[Outcome, ParsedBatch]:
+    """The answer so far, and the events to apply (none when the request is refused)."""
     key = provider.webhook_verification_key.strip()
     if provider.kind == EmailProvider.Kind.SENDGRID and key and not is_sample:
         try:
             signatures.verify_request(key, body, headers)
         except signatures.SignatureError as exc:
-            return Outcome(403, error_body(403, "Invalid signature"), error=str(exc))
+            return Outcome(403, error_body(403, "Invalid signature"), error=str(exc)), ParsedBatch()
     try:
         batch = parser_for(provider)(body)
     except MalformedPayload as exc:
-        return Outcome(400, error_body(400, str(exc)), error=str(exc))
-    if is_sample:
-        with transaction.atomic():
-            result = services.apply_events(provider, batch)
-            transaction.set_rollback(True)
-    else:
-        result = services.apply_events(provider, batch)
-    return _shape(batch, result)
+        return Outcome(400, error_body(400, str(exc)), error=str(exc)), ParsedBatch()
+    return _shape(batch), batch
 
 
-def _shape(batch: ParsedBatch, result: services.ApplyResult) -> Outcome:
+def _shape(batch: ParsedBatch) -> Outcome:
     failed = len(batch.errors)
     outcome = Outcome(
         200,
@@ -165,9 +175,6 @@ def _shape(batch: ParsedBatch, result: services.ApplyResult) -> Outcome:
         events_total=batch.total,
         processed=batch.total - failed,
         failed=failed,
-        duplicates=result.duplicates,
-        ignored=result.ignored,
-        kind_counts=dict(result.counts),
     )
     if failed:
         outcome.body = {
@@ -185,26 +192,34 @@ def loggable_excerpt(body: bytes) -> str:
     return body[:BODY_EXCERPT_CHARS].decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
+def _log_entry(
+    provider: EmailProvider, method: str, body: bytes, outcome: Outcome, *, is_sample=False
+) -> CallbackLog:
+    """The request's callback log entry, unsaved; applied now unless it waits in the inbox."""
+    return CallbackLog(
+        provider=provider,
+        method=method,
+        payload_format=outcome.payload_format,
+        status_code=outcome.status,
+        events_total=outcome.events_total,
+        processed=outcome.processed,
+        failed=outcome.failed,
+        duplicates=outcome.duplicates,
+        ignored=outcome.ignored,
+        kind_counts=outcome.kind_counts,
+        error=outcome.error[:1000],
+        body_excerpt=loggable_excerpt(body),
+        is_sample=is_sample,
+        applied_at=timezone.now(),
+    )
+
+
 def _record(
     provider: EmailProvider, method: str, body: bytes, outcome: Outcome, *, is_sample=False
 ) -> None:
     """Keep the request in the provider's callback log; a failure here never fails the ESP."""
     try:
-        CallbackLog.objects.create(
-            provider=provider,
-            method=method,
-            payload_format=outcome.payload_format,
-            status_code=outcome.status,
-            events_total=outcome.events_total,
-            processed=outcome.processed,
-            failed=outcome.failed,
-            duplicates=outcome.duplicates,
-            ignored=outcome.ignored,
-            kind_counts=outcome.kind_counts,
-            error=outcome.error[:1000],
-            body_excerpt=loggable_excerpt(body),
-            is_sample=is_sample,
-        )
+        _log_entry(provider, method, body, outcome, is_sample=is_sample).save()
     except Exception:
         logger.exception("Could not log a callback for provider %s", provider.pk)
 
@@ -231,7 +246,7 @@ def send_sample(request, pk):
 @login_required
 def callback_log(request, pk):
     provider = get_object_or_404(EmailProvider, pk=pk)
-    logs = provider.callback_logs.all()[:100]
+    logs = provider.callback_logs.select_related("pending")[:100]
     return render(request, "callbacks/callback_log.html", {"provider": provider, "logs": logs})
 
 

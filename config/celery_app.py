@@ -15,4 +15,9 @@ app.conf.beat_schedule = {
         "task": "providers.tasks.sweep_stale_test_emails",
         "schedule": 60.0,
     },
+    # Callback batches whose task message was lost (broker down when they were accepted).
+    "sweep-callback-inbox": {
+        "task": "callbacks.tasks.apply_pending_callbacks",
+        "schedule": 60.0,
+    },
 }

@@ -373,3 +373,16 @@ def wait_until_finished(pk: int, timeout: float = 20):
             return test_email
         time.sleep(0.1)
     raise AssertionError(f"test email {pk} still {test_email.status} after {timeout}s")
+
+
+def wait_until_applied(timeout: float = 20) -> None:
+    """Poll until the worker has applied every callback batch the inbox accepted."""
+    import time
+
+    from callbacks.models import PendingBatch
+
+    deadline = time.monotonic() + timeout
+    while PendingBatch.objects.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"callback batches still waiting after {timeout}s")
+        time.sleep(0.05)

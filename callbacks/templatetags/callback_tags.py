@@ -85,5 +85,7 @@ def callback_health(provider: EmailProvider, now: datetime | None = None) -> Cal
 @register.simple_tag
 def recent_callback_logs(provider: EmailProvider, limit: int = 10):
     return list(
-        CallbackLog.objects.filter(provider=provider).order_by("-received_at", "-id")[:limit]
+        CallbackLog.objects.filter(provider=provider)
+        .select_related("pending")
+        .order_by("-received_at", "-id")[:limit]
     )

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from profiles.models import Profile
 from providers.models import TestEmail
 from tests.factories import EmailProviderFactory
-from tests.servers import SMTP_PASSWORD, SMTP_USER
+from tests.servers import SMTP_PASSWORD, SMTP_USER, wait_until_applied
 
 
 @pytest.fixture
@@ -57,7 +57,11 @@ def test_send_a_test_email_and_see_it_sent_without_reloading(
 
 
 def test_hard_bounce_posted_to_the_copied_url_turns_the_profile_inactive(
-    signed_in_page, live_server, settings, screenshot
+    signed_in_page,
+    live_server,
+    settings,
+    celery_worker,
+    screenshot,  # noqa: F811
 ):
     settings.SITE_URL = live_server.url
     EmailProviderFactory(nickname="Loopback relay")
@@ -82,6 +86,7 @@ def test_hard_bounce_posted_to_the_copied_url_turns_the_profile_inactive(
     response = httpx.post(callback_url, json=bounce, timeout=10)
     assert response.status_code == 200
     assert response.json()["status"] == "success"
+    wait_until_applied()  # by the worker, a moment after the answer
 
     page.get_by_role("link", name="Profiles").click()
     search = page.get_by_role("searchbox", name="Search")

@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from callbacks import inbox
 from providers.models import EmailProvider
 from tests.factories import EmailProviderFactory
 
@@ -20,9 +21,14 @@ def payload_json(name: str):
 
 
 def post(client: Client, provider: EmailProvider, body, **extra):
+    """POST to the callback URL, then do a worker's part: apply what the inbox accepted."""
     if not isinstance(body, bytes):
         body = json.dumps(body).encode()
-    return client.post(provider.callback_path, data=body, content_type="application/json", **extra)
+    response = client.post(
+        provider.callback_path, data=body, content_type="application/json", **extra
+    )
+    inbox.apply_pending()
+    return response
 
 
 requires_postgres = pytest.mark.skipif(

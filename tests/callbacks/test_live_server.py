@@ -1,4 +1,4 @@
-"""A real HTTP request over a socket to the running app."""
+"""A real HTTP request over a socket to the running app, applied by a real worker."""
 
 import httpx
 import pytest
@@ -7,12 +7,14 @@ from callbacks.models import CallbackLog
 from profiles.models import Profile
 from providers.models import EmailProvider
 from tests.factories import EmailProviderFactory
+from tests.servers import celery_worker, wait_until_applied  # noqa: F401  (fixture)
 
 from .conftest import payload
 
 
 @pytest.mark.django_db(transaction=True)
-def test_netcore_posts_its_native_payload_over_http(live_server):
+def test_netcore_posts_its_native_payload_over_http(live_server, celery_worker):  # noqa: F811
+    """Through the socket, the inbox and a real Celery worker on the configured broker."""
     provider = EmailProviderFactory(kind=EmailProvider.Kind.NETCORE)
     url = live_server.url + provider.callback_path
     with httpx.Client(timeout=10) as http:
@@ -25,6 +27,7 @@ def test_netcore_posts_its_native_payload_over_http(live_server):
         replay = http.post(url, content=payload("netcore_native.json"))
         wrong = http.get(url)
         unknown = http.post(live_server.url + "/callbacks/unknown-token/", content=b"[]")
+    wait_until_applied()
     assert probe.status_code == 200
     assert response.status_code == 200
     assert response.json() == {"status": "success", "message": "Callback processed successfully"}

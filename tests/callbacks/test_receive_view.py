@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import override_settings
 
-from callbacks.models import CallbackLog, DailyStat, ReceivedEvent
+from callbacks.models import CallbackLog, DailyStat, PendingBatch, ReceivedEvent
 from profiles.models import Profile, TimelineEvent
 from providers.models import EmailProvider
 from tests.factories import ProfileFactory
@@ -361,16 +361,17 @@ def test_the_token_never_reaches_the_logs(client, smtp_provider, caplog):
 
 
 def test_our_own_fault_is_a_500_and_logged(client, smtp_provider, monkeypatch):
-    from callbacks import services
+    from callbacks import inbox
 
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(services, "apply_events", broken)
+    monkeypatch.setattr(inbox, "encode", broken)
     response = post(client, smtp_provider, payload("generic_v2_flat.json"))
     assert response.status_code == 500
     assert response.json() == {"status": "error", "message": "Server error", "error_code": 500}
     assert CallbackLog.objects.get().status_code == 500
+    assert not PendingBatch.objects.exists()
 
 
 def test_replayed_batch_changes_nothing(client, make_provider):

@@ -19,7 +19,7 @@ from django.test import Client, RequestFactory
 from django.urls import resolve, reverse
 from django.views.debug import ExceptionReporter
 
-from callbacks import services
+from callbacks import inbox
 from profiles.models import Profile, ProfileImport
 from providers import audit, tasks
 from providers.models import EmailProvider, EmailProviderManager, TestEmail
@@ -359,7 +359,7 @@ def test_callback_requests_never_log_the_token(debug_logs, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(services, "apply_events", broken)
+    monkeypatch.setattr(inbox, "encode", broken)
     body = b'[{"event": "hardbounce", "data": [{"e": "a@example.org", "ts": 1}]}]'
     assert client.post(path, data=body, content_type="application/json").status_code == 500
     provider.rotate_callback_token()

@@ -1,0 +1,162 @@
+"""The callback inbox: accepted batches wait here, durably, until a worker applies them.
+
+The endpoint answers an ESP once its parsed batch is committed as a `PendingBatch`, beside the
+request's `CallbackLog`: one small transaction, whatever the batch does to profiles. Celery
+workers then apply pending batches oldest first through `services.apply_events`, each in a
+transaction that also deletes the batch and fills in the log, so a batch is applied exactly
+once however many times a task runs. A batch that fails is retried later with a growing delay
+and does not hold up the ones behind it. Nothing accepted is lost if the broker drops a
+message: the periodic sweep (`callbacks.tasks.apply_pending_callbacks`) finds the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from callbacks import services
+from callbacks.models import CallbackLog, EventKind, PendingBatch
+from callbacks.parsers.base import CallbackEvent
+
+log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+FIRST_RETRY_SECONDS = 10
+LAST_RETRY_SECONDS = 3600
+APPLY_BUDGET_SECONDS = 20  # then the task hands over, so other tasks get the worker too
+
+
+def accept(callback_log: CallbackLog, events: Sequence[CallbackEvent]) -> None:
+    """Save the request's log and its events for a worker, in one transaction."""
+    now = timezone.now()
+    callback_log.applied_at = None  # until a worker has applied the events
+    with transaction.atomic():
+        callback_log.save()
+        PendingBatch.objects.create(
+            log=callback_log, received_at=now, events=encode(events), retry_at=now
+        )
+        transaction.on_commit(publish)
+
+
+def publish() -> None:
+    """Ask a worker to apply what is pending; if the broker is down, the sweep will."""
+    from callbacks.tasks import apply_pending_callbacks
+
+    try:
+        apply_pending_callbacks.delay()
+    except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
+        log.warning("Could not queue the callback inbox for a worker: %s", exc)
+
+
+def apply_pending(budget_seconds: float = APPLY_BUDGET_SECONDS) -> int:
+    """Apply due batches, oldest first, until none is left or the budget is spent.
+
+    Returns how many were applied. Concurrent workers skip each other's batches
+    (SKIP LOCKED), so several can drain the inbox at once.
+    """
+    applied = 0
+    deadline = time.monotonic() + budget_seconds
+    while time.monotonic() < deadline:
+        outcome = _apply_next()
+        if outcome is None:
+            return applied
+        applied += outcome
+    if _next_due() is not None:
+        publish()  # more is waiting: a fresh task continues after whatever else is queued
+    return applied
+
+
+def _apply_next() -> int | None:
+    """Apply the oldest due batch: 1 if it was applied, 0 if it failed, None if none was due."""
+    with transaction.atomic():
+        pending = _next_due(lock=True)
+        if pending is None:
+            return None
+        try:
+            with transaction.atomic():
+                _apply(pending)
+            return 1
+        except Exception as exc:  # the batch stays; the next ones still go ahead
+            log.exception("Callback batch of log %s failed", pending.log_id)
+            _postpone(pending, exc)
+            return 0
+
+
+def _next_due(*, lock: bool = False) -> PendingBatch | None:
+    due = PendingBatch.objects.filter(retry_at__lte=timezone.now()).order_by("log_id")
+    if lock:
+        due = due.select_for_update(skip_locked=True, of=("self",)).select_related("log__provider")
+    return due.first()
+
+
+def _apply(pending: PendingBatch) -> None:
+    callback_log = pending.log
+    result = services.apply_events(
+        callback_log.provider, decode(pending.events), now=pending.received_at
+    )
+    callback_log.duplicates = result.duplicates
+    callback_log.ignored = result.ignored
+    callback_log.kind_counts = dict(result.counts)
+    callback_log.applied_at = timezone.now()
+    callback_log.save(update_fields=["duplicates", "ignored", "kind_counts", "applied_at"])
+    pending.delete()
+
+
+def _postpone(pending: PendingBatch, exc: Exception) -> None:
+    pending.attempts += 1
+    delay = min(FIRST_RETRY_SECONDS * 2 ** (pending.attempts - 1), LAST_RETRY_SECONDS)
+    pending.retry_at = timezone.now() + timedelta(seconds=delay)
+    pending.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    pending.save(update_fields=["attempts", "retry_at", "last_error"])
+
+
+# --- the stored form of a batch ----------------------------------------------------------------
+
+
+def encode(events: Sequence[CallbackEvent]) -> str:
+    """The events as compact JSON rows; times as whole microseconds since the epoch."""
+    return json.dumps(
+        [
+            [
+                event.email,
+                event.kind.value,
+                None if event.occurred_at is None else (event.occurred_at - EPOCH) // MICROSECOND,
+                event.dedupe_key,
+                event.meta,
+                event.description,
+                event.event_id,
+                event.esp_event,
+                event.suppress,
+            ]
+            for event in events
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def decode(text: str) -> list[CallbackEvent]:
+    kinds = {kind.value: kind for kind in EventKind}
+    return [
+        CallbackEvent(
+            email=email,
+            kind=kinds[kind],
+            occurred_at=None if micros is None else EPOCH + micros * MICROSECOND,
+            dedupe_key=dedupe_key,
+            meta=meta,
+            description=description,
+            event_id=event_id,
+            esp_event=esp_event,
+            suppress=suppress,
+        )
+        for email, kind, micros, dedupe_key, meta, description, event_id, esp_event, suppress in (
+            json.loads(text)
+        )
+    ]

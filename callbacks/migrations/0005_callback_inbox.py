@@ -1,0 +1,40 @@
+"""The callback inbox: accepted batches wait in PendingBatch; logs say when they were applied."""
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+def mark_earlier_logs_applied(apps, schema_editor):
+    """Before the inbox every batch was applied while its request was answered."""
+    CallbackLog = apps.get_model("callbacks", "CallbackLog")
+    CallbackLog.objects.update(applied_at=models.F("received_at"))
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('callbacks', '0004_received_event_provider_no_db_constraint'),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name='PendingBatch',
+            fields=[
+                ('log', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='pending', serialize=False, to='callbacks.callbacklog')),
+                ('received_at', models.DateTimeField()),
+                ('events', models.TextField(help_text='The parsed events, encoded by callbacks.inbox.')),
+                ('attempts', models.PositiveSmallIntegerField(default=0, help_text='Failed attempts so far.')),
+                ('retry_at', models.DateTimeField(help_text='Not applied before this time.')),
+                ('last_error', models.TextField(blank=True)),
+            ],
+            options={
+                'verbose_name_plural': 'pending batches',
+            },
+        ),
+        migrations.AddField(
+            model_name='callbacklog',
+            name='applied_at',
+            field=models.DateTimeField(blank=True, help_text='When a worker applied the accepted events; empty while they wait.', null=True),
+        ),
+        migrations.RunPython(mark_earlier_logs_applied, migrations.RunPython.noop),
+    ]

@@ -1,0 +1,208 @@
+"""The callback inbox: accepted first, applied by a worker, exactly once, failures retried."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+
+from callbacks import inbox, services
+from callbacks.models import CallbackLog, EventKind, PendingBatch
+from callbacks.parsers.base import CallbackEvent
+from profiles.models import Profile
+
+from .conftest import payload
+
+pytestmark = pytest.mark.django_db
+
+INACTIVE = Profile.Status.INACTIVE
+
+
+def accept_only(provider, body: bytes):
+    """POST without applying: what the ESP sees before any worker has run."""
+    return Client().post(provider.callback_path, data=body, content_type="application/json")
+
+
+def test_the_answer_comes_before_the_profiles_change_and_the_worker_applies_it(smtp_provider):
+    response = accept_only(smtp_provider, payload("generic_v2_nested.json"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "success", "message": "Callback processed successfully"}
+    log = CallbackLog.objects.get()
+    assert log.is_waiting
+    assert (log.processed, log.kind_counts, log.applied_at) == (5, {}, None)
+    assert not Profile.objects.filter(status=INACTIVE).exists()
+
+    assert inbox.apply_pending() == 1
+
+    log.refresh_from_db()
+    assert not log.is_waiting
+    assert log.applied_at is not None
+    assert log.kind_counts["hard_bounce"] == 1
+    assert Profile.objects.filter(status=INACTIVE).exists()
+    assert not PendingBatch.objects.exists()
+
+
+def test_a_batch_is_applied_once_however_often_workers_run(smtp_provider):
+    accept_only(smtp_provider, payload("generic_v2_nested.json"))
+    assert inbox.apply_pending() == 1
+    states = list(Profile.objects.values_list("email", "status", "soft_bounce_count"))
+    assert inbox.apply_pending() == 0
+    assert inbox.apply_pending() == 0
+    assert list(Profile.objects.values_list("email", "status", "soft_bounce_count")) == states
+    assert CallbackLog.objects.get().duplicates == 0
+
+
+def test_batches_apply_in_the_order_they_were_accepted(smtp_provider):
+    accept_only(smtp_provider, payload("generic_v2_nested.json"))
+    accept_only(smtp_provider, payload("generic_v2_nested.json"))
+    inbox.apply_pending()
+    first, second = CallbackLog.objects.order_by("id")
+    assert first.duplicates == 0
+    assert second.duplicates == second.processed
+    assert first.applied_at <= second.applied_at
+
+
+def test_a_failing_batch_waits_with_backoff_and_the_next_one_still_applies(
+    smtp_provider, monkeypatch
+):
+    accept_only(smtp_provider, payload("generic_v2_nested.json"))
+    accept_only(smtp_provider, payload("generic_v2_flat.json"))
+    real_apply = services.apply_events
+    calls = []
+
+    def fail_first(provider, events, **kwargs):
+        calls.append(len(events))
+        if len(calls) == 1:
+            raise RuntimeError("lost the database for a moment")
+        return real_apply(provider, events, **kwargs)
+
+    monkeypatch.setattr(services, "apply_events", fail_first)
+    before = timezone.now()
+    assert inbox.apply_pending() == 1
+
+    waiting = PendingBatch.objects.get()
+    first_log, second_log = CallbackLog.objects.order_by("id")
+    assert waiting.log == first_log and first_log.is_waiting and not second_log.is_waiting
+    assert waiting.attempts == 1
+    assert waiting.last_error == "RuntimeError: lost the database for a moment"
+    assert before + timedelta(seconds=9) < waiting.retry_at < timezone.now() + timedelta(seconds=11)
+
+    assert inbox.apply_pending() == 0  # not due yet
+    PendingBatch.objects.update(retry_at=timezone.now())
+    assert inbox.apply_pending() == 1
+    first_log.refresh_from_db()
+    assert first_log.applied_at is not None
+    assert not PendingBatch.objects.exists()
+
+
+def test_the_retry_delay_doubles_up_to_an_hour(smtp_provider, monkeypatch):
+    accept_only(smtp_provider, payload("generic_v2_nested.json"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("still broken")
+
+    monkeypatch.setattr(services, "apply_events", broken)
+    delays = []
+    for _ in range(11):
+        PendingBatch.objects.update(retry_at=timezone.now())
+        inbox.apply_pending()
+        pending = PendingBatch.objects.get()
+        delays.append(round((pending.retry_at - timezone.now()).total_seconds() / 10) * 10)
+    assert delays == [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]
+
+
+def test_a_run_out_of_time_hands_over_to_a_fresh_task(smtp_provider, monkeypatch):
+    accept_only(smtp_provider, payload("generic_v2_nested.json"))
+    published = []
+    monkeypatch.setattr(inbox, "publish", lambda: published.append(True))
+    assert inbox.apply_pending(budget_seconds=0) == 0
+    assert published == [True]
+    assert PendingBatch.objects.exists()
+
+
+def test_a_sample_callback_never_waits_in_the_inbox(client_logged_in, smtp_provider):
+    from django.urls import reverse
+
+    client_logged_in.post(reverse("callbacks:sample", args=[smtp_provider.pk]))
+    log = CallbackLog.objects.get()
+    assert log.is_sample and not log.is_waiting and log.kind_counts
+    assert not PendingBatch.objects.exists()
+
+
+def test_an_empty_or_refused_batch_leaves_nothing_waiting(smtp_provider):
+    accept_only(smtp_provider, b"[]")
+    accept_only(smtp_provider, b"{broken")
+    assert not PendingBatch.objects.exists()
+    assert not any(log.is_waiting for log in CallbackLog.objects.all())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_accepted_batch_is_handed_to_a_worker_after_commit(smtp_provider, monkeypatch):
+    published = []
+    monkeypatch.setattr(inbox, "publish", lambda: published.append(PendingBatch.objects.count()))
+    with transaction.atomic():
+        accept_only(smtp_provider, payload("generic_v2_nested.json"))
+        assert published == []
+    assert published == [1]
+
+
+def test_a_broker_outage_loses_no_batch(smtp_provider, monkeypatch):
+    from callbacks import tasks
+
+    def unreachable():
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(tasks.apply_pending_callbacks, "delay", unreachable)
+    inbox.publish()  # logs and returns: the batch stays for the sweep
+    response = accept_only(smtp_provider, payload("generic_v2_nested.json"))
+    assert response.status_code == 200
+    assert tasks.apply_pending_callbacks() == 1  # the beat sweep's run
+
+
+def test_events_survive_the_inbox_unchanged():
+    events = [
+        CallbackEvent(
+            email="Ada@Example.com",
+            kind=EventKind.SOFT_BOUNCE,
+            occurred_at=datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC),
+            dedupe_key="k" * 64,
+            meta="ada@example.com|1|2",
+            description="452 mailbox full \u2014 \U0001f4ec",
+            event_id="evt-1",
+            esp_event="bounce",
+            suppress=False,
+        ),
+        CallbackEvent(
+            email="b@example.org",
+            kind=EventKind.UNSUBSCRIBED,
+            occurred_at=None,
+            dedupe_key="x",
+            suppress=True,
+        ),
+    ]
+    assert inbox.decode(inbox.encode(events)) == events
+
+
+def test_the_log_and_the_provider_page_show_what_is_still_waiting(
+    client_logged_in, smtp_provider, monkeypatch, django_assert_max_num_queries
+):
+    from django.urls import reverse
+
+    accept_only(smtp_provider, payload("generic_v2_nested.json"))
+    accept_only(smtp_provider, payload("generic_v2_flat.json"))
+    monkeypatch.setattr(services, "apply_events", lambda *a, **k: 1 / 0)
+    inbox.apply_pending()  # both fail once
+
+    with django_assert_max_num_queries(8):
+        log_page = client_logged_in.get(reverse("callbacks:log", args=[smtp_provider.pk]))
+    detail = client_logged_in.get(reverse("providers:detail", args=[smtp_provider.pk]))
+    for html in (log_page.content.decode(), detail.content.decode()):
+        assert html.count("Waiting to be applied") == 2
+        assert "1 failed attempt: ZeroDivisionError: division by zero" in html
+
+    monkeypatch.undo()
+    PendingBatch.objects.update(retry_at=timezone.now())
+    inbox.apply_pending()
+    log_page = client_logged_in.get(reverse("callbacks:log", args=[smtp_provider.pk]))
+    assert "Waiting to be applied" not in log_page.content.decode()
