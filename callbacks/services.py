@@ -515,14 +515,18 @@ def _cursor():
 
     Django's psycopg cursors bind client-side: a thousand-element array becomes SQL text that
     psycopg escapes and PostgreSQL parses again, which costs more than running the statement.
-    Bound server-side, the arrays travel in binary. The cursor goes through
-    `_prepare_cursor`, the (private) step `connection.cursor()` itself ends with, so Django's
-    wrappers stay on: the queries are still logged, counted and their errors translated.
+    Bound server-side, the arrays travel in binary; results come back in binary too, so
+    timestamps are read by psycopg's C loader rather than parsed from text in Python. The
+    cursor goes through `_prepare_cursor`, the (private) step `connection.cursor()` itself ends
+    with, so Django's wrappers stay on: the queries are still logged, counted and their errors
+    translated.
     """
     if connection.vendor != "postgresql":
         return connection.cursor()
     connection.ensure_connection()
-    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+    cursor = psycopg.Cursor(connection.connection)
+    cursor.format = psycopg.pq.Format.BINARY
+    return connection._prepare_cursor(cursor)
 
 
 def _table(model: type[models.Model]) -> str:

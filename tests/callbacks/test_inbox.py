@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -12,7 +12,7 @@ from callbacks.models import CallbackLog, EventKind, PendingBatch
 from callbacks.parsers.base import CallbackEvent
 from profiles.models import Profile
 
-from .conftest import payload
+from .conftest import payload, requires_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -206,3 +206,13 @@ def test_the_log_and_the_provider_page_show_what_is_still_waiting(
     inbox.apply_pending()
     log_page = client_logged_in.get(reverse("callbacks:log", args=[smtp_provider.pk]))
     assert "Waiting to be applied" not in log_page.content.decode()
+
+
+@requires_postgres
+def test_pending_events_are_stored_uncompressed():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attstorage FROM pg_attribute "
+            "WHERE attrelid = 'callbacks_pendingbatch'::regclass AND attname = 'events'"
+        )
+        assert cursor.fetchone()[0] == "e"  # EXTERNAL: out of line, never compressed
