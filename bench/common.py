@@ -74,6 +74,7 @@ def celery_worker(env: dict[str, str], *options: str):
             "celery",
             "-A",
             "config",
+            "--quiet",  # no banner in the figures
             "worker",
             "--loglevel=WARNING",
             "--without-gossip",
