@@ -216,3 +216,15 @@ def test_pending_events_are_stored_uncompressed():
             "WHERE attrelid = 'callbacks_pendingbatch'::regclass AND attname = 'events'"
         )
         assert cursor.fetchone()[0] == "e"  # EXTERNAL: out of line, never compressed
+
+
+def test_the_inbox_is_swept_on_the_beat_schedule():
+    from config.celery_app import app as celery_app
+
+    [entry] = [
+        entry
+        for entry in celery_app.conf.beat_schedule.values()
+        if entry["task"] == "callbacks.tasks.apply_pending_callbacks"
+    ]
+    assert entry["task"] in celery_app.tasks
+    assert 0 < float(entry["schedule"]) <= 300
