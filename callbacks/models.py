@@ -40,7 +40,10 @@ class CallbackLog(models.Model):
     applied_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When a worker applied the accepted events; empty while they wait.",
+        help_text=(
+            "When the events were applied (when answered, if none were accepted); "
+            "empty while they wait."
+        ),
     )
 
     class Meta:

@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='callbacklog',
             name='applied_at',
-            field=models.DateTimeField(blank=True, help_text='When a worker applied the accepted events; empty while they wait.', null=True),
+            field=models.DateTimeField(blank=True, help_text='When the events were applied (when answered, if none were accepted); empty while they wait.', null=True),
         ),
         migrations.RunPython(mark_earlier_logs_applied, migrations.RunPython.noop),
     ]
