@@ -41,11 +41,17 @@ class PendingBatchAdmin(admin.ModelAdmin):
     list_select_related = ["log"]
     exclude = ["events"]  # the parsed events, thousands of them: the log has the body
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("events")
+
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleting one would lose accepted events
 
 
 @admin.register(DailyStat)

@@ -183,8 +183,8 @@ def _apply_to_profiles(
         by_email.setdefault(normalize_email(event.email), []).append(event)
     # First fold on the snapshot: a profile these events leave unchanged is done, and its
     # timeline rows are final. Only the others are locked and folded again, from their
-    # current state; one deleted meanwhile keeps the snapshot (its timeline insert then
-    # fails, and the ESP's retry creates it afresh).
+    # current state. One deleted meanwhile keeps the snapshot: its update then changes no row
+    # and its timeline rows belong to no profile, so the deletion wins.
     timeline: list[tuple] = []
     changing: dict[str, int] = {}
     discarded = ApplyResult()  # an unchanged profile counts nothing

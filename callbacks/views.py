@@ -151,18 +151,18 @@ def process_callback(
     return outcome
 
 
-def _verify_and_parse(provider, body, headers, is_sample) -> tuple[Outcome, ParsedBatch]:
-    """The answer so far, and the events to apply (none when the request is refused)."""
+def _verify_and_parse(provider, body, headers, is_sample) -> tuple[Outcome, ParsedBatch | None]:
+    """The answer so far, and the events to apply (None when the request is refused)."""
     key = provider.webhook_verification_key.strip()
     if provider.kind == EmailProvider.Kind.SENDGRID and key and not is_sample:
         try:
             signatures.verify_request(key, body, headers)
         except signatures.SignatureError as exc:
-            return Outcome(403, error_body(403, "Invalid signature"), error=str(exc)), ParsedBatch()
+            return Outcome(403, error_body(403, "Invalid signature"), error=str(exc)), None
     try:
         batch = parser_for(provider)(body)
     except MalformedPayload as exc:
-        return Outcome(400, error_body(400, str(exc)), error=str(exc)), ParsedBatch()
+        return Outcome(400, error_body(400, str(exc)), error=str(exc)), None
     return _shape(batch), batch
 
 
@@ -246,7 +246,7 @@ def send_sample(request, pk):
 @login_required
 def callback_log(request, pk):
     provider = get_object_or_404(EmailProvider, pk=pk)
-    logs = provider.callback_logs.select_related("pending")[:100]
+    logs = provider.callback_logs.select_related("pending").defer("pending__events")[:100]
     return render(request, "callbacks/callback_log.html", {"provider": provider, "logs": logs})
 
 

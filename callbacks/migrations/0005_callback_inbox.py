@@ -10,6 +10,16 @@ def mark_earlier_logs_applied(apps, schema_editor):
     CallbackLog.objects.update(applied_at=models.F("received_at"))
 
 
+def refuse_while_batches_wait(apps, schema_editor):
+    """Going back drops the inbox: not while it holds accepted events."""
+    waiting = apps.get_model("callbacks", "PendingBatch").objects.count()
+    if waiting:
+        raise RuntimeError(
+            f"{waiting} callback batches are still waiting to be applied; "
+            "run a worker until the inbox is empty, then migrate back."
+        )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -36,5 +46,5 @@ class Migration(migrations.Migration):
             name='applied_at',
             field=models.DateTimeField(blank=True, help_text='When the events were applied (when answered, if none were accepted); empty while they wait.', null=True),
         ),
-        migrations.RunPython(mark_earlier_logs_applied, migrations.RunPython.noop),
+        migrations.RunPython(mark_earlier_logs_applied, refuse_while_batches_wait),
     ]
