@@ -74,7 +74,7 @@ def apply_pending(budget_seconds: float = APPLY_BUDGET_SECONDS) -> int:
             # SQLite has one write lock and does not queue for it: without a pause between
             # batches, a callback request waiting to store its own batch may never get it.
             time.sleep(SQLITE_PAUSE_SECONDS)
-    if _next_due() is not None:
+    if _due().exists():
         publish()  # more is waiting: a fresh task continues after whatever else is queued
     return applied
 
@@ -82,7 +82,12 @@ def apply_pending(budget_seconds: float = APPLY_BUDGET_SECONDS) -> int:
 def _apply_next() -> int | None:
     """Apply the oldest due batch: 1 if it was applied, 0 if it failed, None if none was due."""
     with transaction.atomic():
-        pending = _next_due(lock=True)
+        pending = (
+            _due()
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("log__provider")
+            .first()
+        )
         if pending is None:
             return None
         try:
@@ -95,11 +100,9 @@ def _apply_next() -> int | None:
             return 0
 
 
-def _next_due(*, lock: bool = False) -> PendingBatch | None:
-    due = PendingBatch.objects.filter(retry_at__lte=timezone.now()).order_by("log_id")
-    if lock:
-        due = due.select_for_update(skip_locked=True, of=("self",)).select_related("log__provider")
-    return due.first()
+def _due():
+    """Batches whose turn has come, oldest first."""
+    return PendingBatch.objects.filter(retry_at__lte=timezone.now()).order_by("log_id")
 
 
 def _apply(pending: PendingBatch) -> None:
