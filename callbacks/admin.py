@@ -37,7 +37,7 @@ class CallbackLogAdmin(admin.ModelAdmin):
 class PendingBatchAdmin(admin.ModelAdmin):
     """Read-only: accepted batches waiting for a worker, with why a retry is due."""
 
-    list_display = ["log", "received_at", "attempts", "retry_at", "last_error"]
+    list_display = ["log", "log__received_at", "attempts", "retry_at", "last_error"]
     list_select_related = ["log"]
     exclude = ["events"]  # the parsed events, thousands of them: the log has the body
 

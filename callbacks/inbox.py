@@ -36,13 +36,10 @@ SQLITE_PAUSE_SECONDS = 0.05
 
 def accept(callback_log: CallbackLog, events: Sequence[CallbackEvent]) -> None:
     """Save the request's log and its events for a worker, in one transaction."""
-    now = timezone.now()
     callback_log.applied_at = None  # until a worker has applied the events
     with transaction.atomic():
         callback_log.save()
-        PendingBatch.objects.create(
-            log=callback_log, received_at=now, events=encode(events), retry_at=now
-        )
+        PendingBatch.objects.create(log=callback_log, events=encode(events))
         transaction.on_commit(publish)
 
 
@@ -108,7 +105,7 @@ def _due():
 def _apply(pending: PendingBatch) -> None:
     callback_log = pending.log
     result = services.apply_events(
-        callback_log.provider, decode(pending.events), now=pending.received_at
+        callback_log.provider, decode(pending.events), now=callback_log.received_at
     )
     callback_log.duplicates = result.duplicates
     callback_log.ignored = result.ignored

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 from providers.models import EmailProvider
 
@@ -67,10 +68,9 @@ class PendingBatch(models.Model):
     log = models.OneToOneField(
         CallbackLog, on_delete=models.CASCADE, primary_key=True, related_name="pending"
     )
-    received_at = models.DateTimeField()
     events = models.TextField(help_text="The parsed events, encoded by callbacks.inbox.")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Failed attempts so far.")
-    retry_at = models.DateTimeField(help_text="Not applied before this time.")
+    retry_at = models.DateTimeField(default=timezone.now, help_text="Not applied before this time.")
     last_error = models.TextField(blank=True)
 
     class Meta:

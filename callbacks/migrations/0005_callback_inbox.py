@@ -1,6 +1,7 @@
 """The callback inbox: accepted batches wait in PendingBatch; logs say when they were applied."""
 
 import django.db.models.deletion
+import django.utils.timezone
 from django.db import migrations, models
 
 
@@ -31,10 +32,9 @@ class Migration(migrations.Migration):
             name='PendingBatch',
             fields=[
                 ('log', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='pending', serialize=False, to='callbacks.callbacklog')),
-                ('received_at', models.DateTimeField()),
                 ('events', models.TextField(help_text='The parsed events, encoded by callbacks.inbox.')),
                 ('attempts', models.PositiveSmallIntegerField(default=0, help_text='Failed attempts so far.')),
-                ('retry_at', models.DateTimeField(help_text='Not applied before this time.')),
+                ('retry_at', models.DateTimeField(default=django.utils.timezone.now, help_text='Not applied before this time.')),
                 ('last_error', models.TextField(blank=True)),
             ],
             options={

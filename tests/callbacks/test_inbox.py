@@ -6,6 +6,7 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from callbacks import inbox, services
@@ -123,8 +124,6 @@ def test_a_run_out_of_time_hands_over_to_a_fresh_task(smtp_provider, monkeypatch
 
 
 def test_a_sample_callback_never_waits_in_the_inbox(client_logged_in, smtp_provider):
-    from django.urls import reverse
-
     client_logged_in.post(reverse("callbacks:sample", args=[smtp_provider.pk]))
     log = CallbackLog.objects.get()
     assert log.is_sample and not log.is_waiting and log.kind_counts
@@ -188,8 +187,6 @@ def test_events_survive_the_inbox_unchanged():
 def test_the_log_and_the_provider_page_show_what_is_still_waiting(
     client_logged_in, smtp_provider, monkeypatch
 ):
-    from django.urls import reverse
-
     accept_only(smtp_provider, payload("generic_v2_nested.json"))
     accept_only(smtp_provider, payload("generic_v2_flat.json"))
     monkeypatch.setattr(services, "apply_events", lambda *a, **k: 1 / 0)
@@ -258,8 +255,6 @@ def test_on_sqlite_the_worker_pauses_between_batches_for_waiting_requests(
 
 
 def test_nobody_can_delete_a_waiting_batch_in_the_admin(admin_client_logged_in, smtp_provider):
-    from django.urls import reverse
-
     accept_only(smtp_provider, payload("generic_v2_nested.json"))
     pending = PendingBatch.objects.get()
     url = reverse("admin:callbacks_pendingbatch_delete", args=[pending.pk])
