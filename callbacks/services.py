@@ -16,8 +16,9 @@ constant number of queries, whatever its size:
    deliveries change none), lock just those (SELECT … FOR NO KEY UPDATE, in email order
    like every other bulk writer; no key changes, so the weaker lock is enough), fold again
    from their locked state and write them with one UPDATE … FROM;
-4. insert the timeline events with one INSERT … SELECT (no database foreign key to check
-   per row: see `TimelineEvent.profile`);
+4. insert the timeline events with one INSERT … SELECT that builds each event's JSON
+   properties from plain columns (no database foreign key to check per row: see
+   `TimelineEvent.profile`);
 5. add the counters to `DailyStat` with one INSERT … ON CONFLICT (provider, date) DO UPDATE
    SET x = x + EXCLUDED.x.
 
@@ -55,6 +56,23 @@ FAILED_ERROR = {
 }
 
 SOFT_BOUNCE_TYPE = "Repeated soft bounces"
+
+DELIVERED = TimelineEvent.Kind.NOTIFICATION_DELIVERED.value
+FAILED = TimelineEvent.Kind.NOTIFICATION_FAILED.value
+UNSUBSCRIBED = TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED.value
+
+# A timeline row as `_fold` returns it and `_insert_timeline` writes it: the columns, then the
+# event's properties (key, column), None where the event has no such property. The database
+# builds each row's JSON from these columns, leaving out the empty ones.
+TIMELINE_ROW = [("profile_id", "bigint"), ("kind", "text"), ("occurred_at", "timestamptz")]
+TIMELINE_PROPERTIES = [
+    ("esp_event", "esp_event"),
+    ("meta", "meta"),
+    ("event_id", "event_id"),
+    ("Error", "error"),
+    ("Type", "type"),
+    ("reason", "reason"),
+]
 
 
 @dataclass
@@ -200,7 +218,7 @@ def _apply_to_profiles(
     for email, state in locked.items():
         timeline.extend(_fold_events(provider, policy, state, by_email[email], now, result))
     _update_profiles([state for state in locked.values() if state.changed], now)
-    _insert_timeline(timeline, now)
+    _insert_timeline(provider, timeline, now)
 
 
 def _fold_events(
@@ -226,24 +244,18 @@ def _fold(
     at: datetime,
     result: ApplyResult,
 ) -> list[tuple]:
-    """Apply one event to a locked profile's state; return its timeline rows."""
-    base = {"Provider": provider.nickname, "esp_event": event.esp_event}
-    if event.meta:
-        base["meta"] = event.meta
-    if event.event_id:
-        base["event_id"] = event.event_id
+    """Apply one event to a locked profile's state; return its timeline rows (`TIMELINE_ROW`)."""
     rows = []
     kind = event.kind
+    common = (event.esp_event, event.meta or None, event.event_id or None)
     if kind == EventKind.DELIVERED:
-        rows.append((state.id, TimelineEvent.Kind.NOTIFICATION_DELIVERED, at, base))
+        rows.append((state.id, DELIVERED, at, *common, None, None, None))
         if state.soft_bounce_count or state.soft_bounce_since:
             state.soft_bounce_count, state.soft_bounce_since = 0, None
             state.changed = True
     if kind in FAILED_ERROR:
-        properties = {**base, "Error": FAILED_ERROR[kind]}
-        if event.description:
-            properties["reason"] = event.description
-        rows.append((state.id, TimelineEvent.Kind.NOTIFICATION_FAILED, at, properties))
+        error, reason = FAILED_ERROR[kind], event.description or None
+        rows.append((state.id, FAILED, at, *common, error, None, reason))
     if kind == EventKind.SOFT_BOUNCE:
         _count_soft_bounce(state, at, policy)
         if policy.threshold and state.soft_bounce_count >= policy.threshold:
@@ -252,11 +264,12 @@ def _fold(
             )
             if _inactivate(state, Profile.Reason.SOFT_BOUNCE, at, provider, detail):
                 result.inactivated += 1
-                rows.append(_unsubscribed_row(state, at, base, SOFT_BOUNCE_TYPE, detail))
+                rows.append((state.id, UNSUBSCRIBED, at, *common, None, SOFT_BOUNCE_TYPE, detail))
     if event.suppress:
         if _inactivate(state, kind.value, at, provider, event.description):
             result.inactivated += 1
-        rows.append(_unsubscribed_row(state, at, base, kind.label, event.description))
+        reason = event.description or None
+        rows.append((state.id, UNSUBSCRIBED, at, *common, None, str(kind.label), reason))
     return rows
 
 
@@ -282,13 +295,6 @@ def _inactivate(
     state.inactive_detail = detail
     state.changed = True
     return True
-
-
-def _unsubscribed_row(state, at, base, type_label, reason) -> tuple:
-    properties = {**base, "Type": str(type_label)}
-    if reason:
-        properties["reason"] = reason
-    return (state.id, TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED, at, properties)
 
 
 def _upsert_profiles(emails: list[str], now: datetime) -> int:
@@ -391,37 +397,37 @@ def _update_profiles(states: list[_ProfileState], now: datetime) -> None:
         cursor.execute(sql, [_adapter()(now), *params])
 
 
-def _insert_timeline(rows: list[tuple], now: datetime) -> None:
+def _insert_timeline(provider: EmailProvider, rows: list[tuple], now: datetime) -> None:
+    """Insert `TIMELINE_ROW` rows; every row's properties also name the provider."""
     if not rows:
         return
-    varying = ["profile_id", "kind", "occurred_at", "properties"]
     fixed_names, fixed_values = _model_defaults(
         TimelineEvent,
         exclude={"profile", "kind", "occurred_at", "properties", "provider_name"},
         now=now,
     )
-    columns = [
-        ("profile_id", "bigint"),
-        ("kind", "text"),
-        ("occurred_at", "timestamptz"),
-        ("provider_name", "text"),
-        ("properties", "text"),
-    ]
-    adapt = _adapter()
-    data = [
-        (pid, str(kind), adapt(at), props["Provider"], json.dumps(props))
-        for pid, kind, at, props in rows
-    ]
-    source, params = _rows_source(columns, data)
-    properties = "v.properties::jsonb" if connection.vendor == "postgresql" else "v.properties"
-    names = ", ".join([*varying[:3], "provider_name", "properties", *fixed_names])
-    selects = ", ".join(
-        ["v.profile_id", "v.kind", "v.occurred_at", "v.provider_name", properties]
-        + ["%s"] * len(fixed_names)
+    columns = [*TIMELINE_ROW, *[(column, "text") for _key, column in TIMELINE_PROPERTIES]]
+    if connection.vendor != "postgresql":
+        adapt = _adapter()
+        rows = [(pid, kind, adapt(at), *properties) for pid, kind, at, *properties in rows]
+    source, params = _rows_source(columns, rows)
+    pairs = ", ".join(
+        ["'Provider', CAST(%s AS text)"]
+        + [f"'{key}', v.{column}" for key, column in TIMELINE_PROPERTIES]
     )
-    sql = f"INSERT INTO {_table(TimelineEvent)} ({names}) SELECT {selects} FROM ({source}) AS v"  # noqa: S608
+    if connection.vendor == "postgresql":
+        properties = f"jsonb_strip_nulls(jsonb_build_object({pairs}))"
+    else:  # a merge patch drops the members whose value is null
+        properties = f"json_patch('{{}}', json_object({pairs}))"
+    names = ", ".join(["profile_id", "kind", "occurred_at", "provider_name", "properties"])
+    selects = ", ".join(["v.profile_id", "v.kind", "v.occurred_at", "%s", properties])
+    fixed = "".join(f", {name}" for name in fixed_names)
+    sql = (
+        f"INSERT INTO {_table(TimelineEvent)} ({names}{fixed}) "  # noqa: S608
+        f"SELECT {selects}{', %s' * len(fixed_names)} FROM ({source}) AS v"
+    )
     with _cursor() as cursor:
-        cursor.execute(sql, [*fixed_values, *params])
+        cursor.execute(sql, [provider.nickname, provider.nickname, *fixed_values, *params])
 
 
 # --- 5. daily stats --------------------------------------------------------------------------

@@ -274,3 +274,48 @@ def test_a_batch_writes_only_the_profiles_it_changes(provider):
     assert Profile.objects.get(pk=bouncing.pk).status == Profile.Status.INACTIVE
     (update,) = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert "profiles_profile" in update
+
+
+def test_timeline_properties_name_the_provider_and_leave_out_what_the_event_lacks(provider):
+    services.apply_events(
+        provider,
+        sg(
+            ("delivered", "a@example.com", 0, {"meta": "a|send-1|"}),
+            ("bounce", "b@example.com", 1, {"type": "bounce", "status": "5.1.1", "reason": "gone"}),
+            ("bounce", "c@example.com", 2, BLOCKED),
+            ("bounce", "c@example.com", 3, BLOCKED),
+            ("bounce", "c@example.com", 4, BLOCKED),
+        ),
+        now=T0,
+    )
+    properties = {
+        (event.profile.email, event.kind, event.occurred_at - T0): event.properties
+        for event in TimelineEvent.objects.select_related("profile")
+    }
+    sent = {"Provider": "SG main", "esp_event": "delivered", "meta": "a|send-1|"}
+    assert properties[("a@example.com", "notification_delivered", timedelta(0))] == {
+        **sent,
+        "event_id": "ev-delivered-a@example.com-0-0",
+    }
+    bounce = {"Provider": "SG main", "esp_event": "bounce"}
+    failed = {**bounce, "event_id": "ev-bounce-b@example.com-1-1"}
+    assert properties[("b@example.com", "notification_failed", timedelta(seconds=1))] == {
+        **failed,
+        "Error": "Hard bounce",
+        "reason": "5.1.1 gone",
+    }
+    assert properties[("b@example.com", "channel_unsubscribed", timedelta(seconds=1))] == {
+        **failed,
+        "Type": "Hard bounce",
+        "reason": "5.1.1 gone",
+    }
+    third = {**bounce, "event_id": "ev-bounce-c@example.com-4-4"}
+    assert properties[("c@example.com", "notification_failed", timedelta(seconds=4))] == {
+        **third,
+        "Error": "Soft bounce",
+    }
+    assert properties[("c@example.com", "channel_unsubscribed", timedelta(seconds=4))] == {
+        **third,
+        "Type": "Repeated soft bounces",
+        "reason": "3 soft bounces within 14 days",
+    }
