@@ -259,8 +259,16 @@ def test_stored_keys_sort_by_the_time_of_the_event():
     events = sg(("delivered", "a@example.com", 3600), ("delivered", "b@example.com", 0))
     later, earlier = (services.stored_key(event) for event in events)
     assert earlier < later
-    assert earlier.startswith("20250301120000~")
-    assert later.endswith(events[0].dedupe_key)
+    assert earlier[:8] == int(T0.timestamp()).to_bytes(8, "big")
+    assert later[8:] == bytes.fromhex(events[0].dedupe_key)[:16]
+    assert len(later) == 24
+
+
+def test_an_event_without_a_time_has_a_key_after_all_timed_ones():
+    timed, untimed = sg(("delivered", "a@example.com", 0), ("delivered", "b@example.com", 0))
+    untimed.occurred_at = None
+    assert services.stored_key(timed) < services.stored_key(untimed)
+    assert services.stored_key(untimed)[:8] == b"\x7f" + b"\xff" * 7
 
 
 def test_a_batch_writes_only_the_profiles_it_changes(provider):
