@@ -9,6 +9,7 @@ has the whole message.
 """
 
 import argparse
+import logging
 import os
 import socket
 import statistics
@@ -60,6 +61,7 @@ def main() -> None:
     with socket.socket() as probe:  # a free loopback port
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # not a line per SMTP command
     smtp = Controller(clock, hostname="127.0.0.1", port=port)
     smtp.start()
     provider, _ = EmailProvider.objects.update_or_create(
