@@ -23,7 +23,8 @@ constant number of queries, whatever its size:
    SET x = x + EXCLUDED.x.
 
 Rows travel as one array parameter per column (`unnest` on PostgreSQL) or one JSON parameter
-(`json_each` on SQLite), never as one query per event. Locks are taken in one order (event
+(`json_each` on SQLite; binary keys, which JSON cannot carry, go in one `executemany`), never
+as one query per event. Locks are taken in one order (event
 keys, then emails, then dates), so concurrent batches for the same profiles queue instead of
 deadlocking. A profile is only written from its locked state, so no update is lost; one this
 batch leaves unchanged is not locked, which orders the batch before any concurrent writer of
