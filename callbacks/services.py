@@ -346,14 +346,7 @@ def _read_profiles(emails: list[str]) -> dict[str, _ProfileState]:
     """The state of the batch's profiles, unlocked: reading them dirties no page."""
     if connection.vendor != "postgresql":
         return _states(Profile.objects.filter(email__in=emails).values_list(*PROFILE_STATE_FIELDS))
-    # One array parameter instead of an IN list: the same query text for any batch size.
-    sql = (
-        f"SELECT {', '.join(PROFILE_STATE_FIELDS)} FROM {_table(Profile)} "  # noqa: S608
-        "WHERE email = ANY(%b::text[])"
-    )
-    with _cursor() as cursor:
-        cursor.execute(sql, [emails])
-        return _states(cursor.fetchall())
+    return _select_states("email = ANY(%b::text[])", emails)
 
 
 def _lock_profiles(ids: list[int]) -> dict[str, _ProfileState]:
@@ -363,12 +356,17 @@ def _lock_profiles(ids: list[int]) -> dict[str, _ProfileState]:
     if connection.vendor != "postgresql":
         # SQLite holds the database write lock for the whole transaction: no row locks.
         return _states(Profile.objects.filter(id__in=ids).values_list(*PROFILE_STATE_FIELDS))
-    sql = (
-        f"SELECT {', '.join(PROFILE_STATE_FIELDS)} FROM {_table(Profile)} "  # noqa: S608
-        "WHERE id = ANY(%b::bigint[]) ORDER BY email FOR NO KEY UPDATE"
-    )
+    return _select_states("id = ANY(%b::bigint[]) ORDER BY email FOR NO KEY UPDATE", ids)
+
+
+def _select_states(condition: str, values: list) -> dict[str, _ProfileState]:
+    """PostgreSQL: profile states WHERE `condition`, which takes `values` as one array parameter.
+
+    One array instead of an IN list: the same query text for any batch size.
+    """
+    sql = f"SELECT {', '.join(PROFILE_STATE_FIELDS)} FROM {_table(Profile)} WHERE {condition}"  # noqa: S608
     with _cursor() as cursor:
-        cursor.execute(sql, [ids])
+        cursor.execute(sql, [values])
         return _states(cursor.fetchall())
 
 
