@@ -11,16 +11,17 @@ message: the periodic sweep (`callbacks.tasks.apply_pending_callbacks`) finds th
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks import services
+from callbacks.bulk_sql import bound_cursor, model_defaults, table_name
 from callbacks.models import CallbackLog, EventKind, PendingBatch
 from callbacks.parsers.base import CallbackEvent
 
@@ -39,8 +40,24 @@ def accept(callback_log: CallbackLog, events: Sequence[CallbackEvent]) -> None:
     callback_log.applied_at = None  # until a worker has applied the events
     with transaction.atomic():
         callback_log.save()
-        PendingBatch.objects.create(log=callback_log, events=encode(events))
+        _store(callback_log, encode(events))
         transaction.on_commit(publish)
+
+
+def _store(callback_log: CallbackLog, events: str) -> None:
+    """Insert the log's `PendingBatch`, its ~200 kB of events sent apart from the SQL.
+
+    `PendingBatch.objects.create` would have psycopg quote the events into the statement
+    text, which PostgreSQL then parses back: a millisecond of the answer, for nothing.
+    """
+    names, values = model_defaults(PendingBatch, exclude={"log", "events"}, now=timezone.now())
+    placeholders = ", ".join(["%s"] * (len(names) + 2))
+    sql = (
+        f"INSERT INTO {table_name(PendingBatch)} (log_id, events, {', '.join(names)}) "  # noqa: S608
+        f"VALUES ({placeholders})"
+    )
+    with bound_cursor() as cursor:
+        cursor.execute(sql, [callback_log.pk, events, *values])
 
 
 def publish() -> None:
@@ -128,7 +145,7 @@ def _postpone(pending: PendingBatch, exc: Exception) -> None:
 
 def encode(events: Sequence[CallbackEvent]) -> str:
     """The events as compact JSON rows; times as whole microseconds since the epoch."""
-    return json.dumps(
+    return msgspec.json.encode(
         [
             [
                 event.email,
@@ -142,10 +159,8 @@ def encode(events: Sequence[CallbackEvent]) -> str:
                 event.suppress,
             ]
             for event in events
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+        ]
+    ).decode()
 
 
 def decode(text: str) -> list[CallbackEvent]:
@@ -163,6 +178,6 @@ def decode(text: str) -> list[CallbackEvent]:
             suppress=suppress,
         )
         for email, kind, micros, dedupe_key, meta, description, event_id, esp_event, suppress in (
-            json.loads(text)
+            msgspec.json.decode(text)
         )
     ]

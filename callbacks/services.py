@@ -33,19 +33,25 @@ that profile.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-import psycopg
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from profiles.models import Profile, TimelineEvent, normalize_email
 from providers.models import EmailProvider
 
+from .bulk_sql import (
+    adapter,
+    as_sqlite_text,
+    bound_cursor,
+    model_defaults,
+    rows_source,
+    table_name,
+)
 from .models import DailyStat, EventKind, ReceivedEvent, SoftBouncePolicy
 from .parsers.base import CallbackEvent
 
@@ -142,18 +148,18 @@ def _claim_keys(provider: EmailProvider, keys: list[bytes], now: datetime) -> se
         known = ReceivedEvent.objects.filter(provider=provider, event_key__in=keys)
         new = set(keys) - {bytes(key) for key in known.values_list("event_key", flat=True)}
         sql = (
-            f"INSERT INTO {_table(ReceivedEvent)} (provider_id, event_key, received_at) "  # noqa: S608
+            f"INSERT INTO {table_name(ReceivedEvent)} (provider_id, event_key, received_at) "  # noqa: S608
             "VALUES (%s, %s, %s)"
         )
         with connection.cursor() as cursor:
-            cursor.executemany(sql, [(provider.pk, key, _as_sqlite_text(now)) for key in new])
+            cursor.executemany(sql, [(provider.pk, key, as_sqlite_text(now)) for key in new])
         return new
     sql = (
-        f"INSERT INTO {_table(ReceivedEvent)} (provider_id, event_key, received_at) "  # noqa: S608
+        f"INSERT INTO {table_name(ReceivedEvent)} (provider_id, event_key, received_at) "  # noqa: S608
         "SELECT %s, k, %s FROM unnest(%b::bytea[]) AS k WHERE true ORDER BY k "
         "ON CONFLICT (provider_id, event_key) DO NOTHING RETURNING event_key"
     )
-    with _cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, [provider.pk, now, keys])
         return {row[0] for row in cursor.fetchall()}
 
@@ -315,16 +321,16 @@ def _inactivate(
 
 def _upsert_profiles(emails: list[str], now: datetime) -> int:
     """INSERT … ON CONFLICT (email) DO NOTHING a profile for every address; return how many."""
-    fixed_names, fixed_values = _model_defaults(Profile, exclude={"email"}, now=now)
-    source, params = _rows_source([("email", "text")], [(email,) for email in emails])
+    fixed_names, fixed_values = model_defaults(Profile, exclude={"email"}, now=now)
+    source, params = rows_source([("email", "text")], [(email,) for email in emails])
     columns = ", ".join(["email", *fixed_names])
     placeholders = ", ".join(["v.email", *["%s"] * len(fixed_names)])
     sql = (
-        f"INSERT INTO {_table(Profile)} ({columns}) "  # noqa: S608
+        f"INSERT INTO {table_name(Profile)} ({columns}) "  # noqa: S608
         f"SELECT {placeholders} FROM ({source}) AS v WHERE true ORDER BY v.email "
         "ON CONFLICT (email) DO NOTHING"
     )
-    with _cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, [*fixed_values, *params])
         return max(cursor.rowcount, 0)
 
@@ -364,8 +370,8 @@ def _select_states(condition: str, values: list) -> dict[str, _ProfileState]:
 
     One array instead of an IN list: the same query text for any batch size.
     """
-    sql = f"SELECT {', '.join(PROFILE_STATE_FIELDS)} FROM {_table(Profile)} WHERE {condition}"  # noqa: S608
-    with _cursor() as cursor:
+    sql = f"SELECT {', '.join(PROFILE_STATE_FIELDS)} FROM {table_name(Profile)} WHERE {condition}"  # noqa: S608
+    with bound_cursor() as cursor:
         cursor.execute(sql, [values])
         return _states(cursor.fetchall())
 
@@ -387,7 +393,7 @@ def _update_profiles(states: list[_ProfileState], now: datetime) -> None:
         ("soft_bounce_count", "integer"),
         ("soft_bounce_since", "timestamptz"),
     ]
-    adapt = _adapter()
+    adapt = adapter()
     rows = [
         (
             s.id,
@@ -401,30 +407,30 @@ def _update_profiles(states: list[_ProfileState], now: datetime) -> None:
         )
         for s in sorted(states, key=lambda s: s.id)
     ]
-    source, params = _rows_source(columns, rows)
+    source, params = rows_source(columns, rows)
     assignments = ", ".join(f"{name} = v.{name}" for name, _type in columns[1:])
     sql = (
-        f"UPDATE {_table(Profile)} AS p SET {assignments}, updated_at = %s "  # noqa: S608
+        f"UPDATE {table_name(Profile)} AS p SET {assignments}, updated_at = %s "  # noqa: S608
         f"FROM ({source}) AS v WHERE p.id = v.id"
     )
-    with _cursor() as cursor:
-        cursor.execute(sql, [_adapter()(now), *params])
+    with bound_cursor() as cursor:
+        cursor.execute(sql, [adapter()(now), *params])
 
 
 def _insert_timeline(provider: EmailProvider, rows: list[tuple], now: datetime) -> None:
     """Insert `TIMELINE_ROW` rows; every row's properties also name the provider."""
     if not rows:
         return
-    fixed_names, fixed_values = _model_defaults(
+    fixed_names, fixed_values = model_defaults(
         TimelineEvent,
         exclude={"profile", "kind", "occurred_at", "properties", "provider_name"},
         now=now,
     )
     columns = [*TIMELINE_ROW, *[(column, "text") for _key, column in TIMELINE_PROPERTIES]]
     if connection.vendor != "postgresql":
-        adapt = _adapter()
+        adapt = adapter()
         rows = [(pid, kind, adapt(at), *properties) for pid, kind, at, *properties in rows]
-    source, params = _rows_source(columns, rows)
+    source, params = rows_source(columns, rows)
     pairs = ", ".join(
         ["'Provider', CAST(%s AS text)"]
         + [f"'{key}', v.{column}" for key, column in TIMELINE_PROPERTIES]
@@ -437,10 +443,10 @@ def _insert_timeline(provider: EmailProvider, rows: list[tuple], now: datetime) 
     selects = ", ".join(["v.profile_id", "v.kind", "v.occurred_at", "%s", properties])
     fixed = "".join(f", {name}" for name in fixed_names)
     sql = (
-        f"INSERT INTO {_table(TimelineEvent)} ({names}{fixed}) "  # noqa: S608
+        f"INSERT INTO {table_name(TimelineEvent)} ({names}{fixed}) "  # noqa: S608
         f"SELECT {selects}{', %s' * len(fixed_names)} FROM ({source}) AS v"
     )
-    with _cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, [provider.nickname, provider.nickname, *fixed_values, *params])
 
 
@@ -461,10 +467,10 @@ def _add_to_stats(
         return
     counters = DailyStat.COUNTERS
     columns = [("date", "date"), *[(name, "integer") for name in counters]]
-    adapt = _adapter()
+    adapt = adapter()
     rows = [(adapt(day), *[per_day[day][name] for name in counters]) for day in sorted(per_day)]
-    source, params = _rows_source(columns, rows)
-    table = _table(DailyStat)
+    source, params = rows_source(columns, rows)
+    table = table_name(DailyStat)
     names = ", ".join(counters)
     values = ", ".join(f"v.{name}" for name in counters)
     increments = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in counters)
@@ -473,7 +479,7 @@ def _add_to_stats(
         f"SELECT %s, v.date, {values} FROM ({source}) AS v WHERE true ORDER BY v.date "
         f"ON CONFLICT (provider_id, date) DO UPDATE SET {increments}"
     )
-    with _cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, [provider.pk, *params])
 
 
@@ -525,88 +531,3 @@ def save_policy(policy: SoftBouncePolicy, now: datetime | None = None) -> int:
             for pk in affected
         )
     return len(affected)
-
-
-# --- bulk SQL helpers --------------------------------------------------------------------------
-
-
-def _cursor():
-    """A cursor that sends the parameters apart from the SQL on PostgreSQL.
-
-    Django's psycopg cursors bind client-side: a thousand-element array becomes SQL text that
-    psycopg escapes and PostgreSQL parses again, which costs more than running the statement.
-    Bound server-side, the arrays travel in binary; results come back in binary too, so
-    timestamps are read by psycopg's C loader rather than parsed from text in Python. The
-    cursor goes through `_prepare_cursor`, the (private) step `connection.cursor()` itself ends
-    with, so Django's wrappers stay on: the queries are still logged, counted and their errors
-    translated.
-    """
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    connection.ensure_connection()
-    cursor = psycopg.Cursor(connection.connection)
-    cursor.format = psycopg.pq.Format.BINARY
-    return connection._prepare_cursor(cursor)
-
-
-def _table(model: type[models.Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _adapter():
-    """How row values travel: as they are to PostgreSQL, as Django's text forms to SQLite."""
-    if connection.vendor == "postgresql":
-        return _as_is
-    return _as_sqlite_text
-
-
-def _as_is(value):
-    return value
-
-
-def _as_sqlite_text(value):
-    if isinstance(value, datetime):
-        return connection.ops.adapt_datetimefield_value(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _rows_source(columns: Sequence[tuple[str, str]], rows: Iterable[tuple]) -> tuple[str, list]:
-    """A subquery yielding `rows` as columns named by `columns` (name, PostgreSQL type).
-
-    PostgreSQL: ``unnest`` of one typed array parameter per column. SQLite: ``json_each`` over
-    one JSON parameter holding every row. Either way the query text does not grow with rows.
-    """
-    rows = list(rows)
-    if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%b::{pg_type}[]" for _name, pg_type in columns)
-        names = ", ".join(name for name, _type in columns)
-        params = [[row[i] for row in rows] for i in range(len(columns))]
-        return f"SELECT * FROM unnest({arrays}) AS u({names})", params  # noqa: S608
-    selects = ", ".join(
-        f"json_extract(value, '$[{i}]') AS {name}" for i, (name, _type) in enumerate(columns)
-    )
-    return f"SELECT {selects} FROM json_each(%s)", [json.dumps(rows)]  # noqa: S608
-
-
-def _model_defaults(
-    model: type[models.Model], *, exclude: set[str], now: datetime
-) -> tuple[list[str], list]:
-    """Column names and database values of every other field, as a new instance has them.
-
-    Bulk inserts fill the columns they do not set from the model's own defaults, so a field
-    added to the model later does not break them.
-    """
-    instance = model()
-    names, values = [], []
-    for model_field in model._meta.concrete_fields:
-        if model_field.primary_key or model_field.name in exclude:
-            continue
-        if getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
-            value = now
-        else:
-            value = model_field.pre_save(instance, add=True)
-        names.append(connection.ops.quote_name(model_field.column))
-        values.append(model_field.get_db_prep_save(value, connection))
-    return names, values

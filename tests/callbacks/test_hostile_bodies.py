@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from callbacks.models import CallbackLog
 from callbacks.parsers import PARSERS, MalformedPayload
+from callbacks.parsers.base import load_json
 from providers.models import EmailProvider
 
 from .conftest import post
@@ -59,6 +60,34 @@ def test_parsers_raise_only_malformed_payload(kind, data):
     assert batch.total == len(batch) + len(batch.errors)
 
 
+def read_as_the_standard_library_does(body: bytes) -> str:
+    try:
+        return repr(json.loads(body))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return "refused"
+
+
+def read_with_load_json(body: bytes) -> str:
+    try:
+        return repr(load_json(body))
+    except MalformedPayload:
+        return "refused"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=json_values.map(lambda value: json.dumps(value, ensure_ascii=False).encode())
+    | json_values.map(lambda value: json.dumps(value).encode())
+    | st.binary(max_size=40)
+    | st.text(alphabet='[]{}",:.-+eE0123456789\\ nulltruefalseNaN\ud800', max_size=40).map(
+        lambda text: text.encode("utf-8", "surrogatepass")
+    )
+)
+def test_bodies_are_read_as_the_standard_library_reads_them(body):
+    """The fast JSON reader never changes a value or what is refused."""
+    assert read_with_load_json(body) == read_as_the_standard_library_does(body)
+
+
 NASTY = [
     b"[" * 100_000 + b"]" * 100_000,
     json.dumps([{"event": "bounce", "email": "a\u0000b@example.com", "timestamp": 1}]).encode(),
@@ -74,7 +103,14 @@ NASTY = [
     b"[1, 2, 3]",
     b"{}",
     b"\xef\xbb\xbf[]",
+    b'[{"event": "delivered", "email": "a@example.com", "meta": 123456789012345678901234567890}]',
+    b'[{"event": "delivered", "email": "a@example.com", "timestamp": NaN}]',
 ]
+
+
+@pytest.mark.parametrize("body", NASTY, ids=range(len(NASTY)))
+def test_nasty_bodies_are_read_as_the_standard_library_reads_them(body):
+    assert read_with_load_json(body) == read_as_the_standard_library_does(body)
 
 
 @pytest.mark.django_db
