@@ -253,6 +253,7 @@ def main() -> None:
     os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/8")
     setup_django()
     ensure_database()
+    from callbacks import inbox
     from profiles.models import Profile
 
     if not Profile.objects.filter(email="person0@bench.example").exists():
@@ -284,7 +285,9 @@ def main() -> None:
             "and finding the next one gets slower with every run (see the README)"
         )
     with celery_worker(env, f"--concurrency={args.workers}"):
-        wait_until_applied()  # what an earlier, interrupted run left
+        # What an earlier, interrupted run left; its task messages may be gone with the broker.
+        inbox.publish()
+        wait_until_applied()
         with gunicorn("config.wsgi", args.port, env) as base:
             started = time.monotonic()
             result = load(
