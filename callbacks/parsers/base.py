@@ -107,7 +107,7 @@ def load_json(body: bytes) -> Any:
     """
     try:
         return _fast_json.decode(body)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, ValueError, RecursionError):  # invalid UTF-8 included
         pass
     try:
         return json.loads(body)

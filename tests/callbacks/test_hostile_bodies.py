@@ -105,6 +105,7 @@ NASTY = [
     b"\xef\xbb\xbf[]",
     b'[{"event": "delivered", "email": "a@example.com", "meta": 123456789012345678901234567890}]',
     b'[{"event": "delivered", "email": "a@example.com", "timestamp": NaN}]',
+    b'[{"\xffevent": "delivered", "email": "a@example.com", "reason": "\xfe"}]',
 ]
 
 
