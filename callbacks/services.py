@@ -173,9 +173,13 @@ def stored_key(event: CallbackEvent) -> bytes:
     without a time sorts after all others. Sixteen bytes of a SHA-256 digest are plenty to
     tell events apart, at half the index size of the whole hex digest.
     """
-    at = event.occurred_at
+    return key_prefix(event.occurred_at) + bytes.fromhex(event.dedupe_key[:32])
+
+
+def key_prefix(at: datetime | None) -> bytes:
+    """The first eight bytes of the stored key of an event at `at` (None: no time)."""
     seconds = UNKNOWN_TIME if at is None else (at - EPOCH) // SECOND
-    return seconds.to_bytes(8, "big", signed=True) + bytes.fromhex(event.dedupe_key[:32])
+    return seconds.to_bytes(8, "big", signed=True)
 
 
 # --- 2–4. profiles and their timelines -------------------------------------------------------

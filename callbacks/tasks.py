@@ -1,8 +1,12 @@
 """Celery tasks of the callbacks app."""
 
+import logging
+
 from celery import shared_task
 
-from callbacks import inbox
+from callbacks import inbox, retention
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -12,3 +16,11 @@ def apply_pending_callbacks() -> int:
     A run cut short loses nothing: its batch rolls back and stays in the inbox for the next.
     """
     return inbox.apply_pending()
+
+
+@shared_task(ignore_result=True)
+def prune_callback_history() -> None:
+    """Delete de-duplication keys and callback logs past their retention (run hourly)."""
+    result = retention.prune()
+    if result.keys or result.logs:
+        log.info("Pruned %s de-duplication keys and %s callback logs", result.keys, result.logs)

@@ -20,4 +20,9 @@ app.conf.beat_schedule = {
         "task": "callbacks.tasks.apply_pending_callbacks",
         "schedule": 60.0,
     },
+    # De-duplication keys and callback logs past their retention (callbacks.retention).
+    "prune-callback-history": {
+        "task": "callbacks.tasks.prune_callback_history",
+        "schedule": 3600.0,
+    },
 }

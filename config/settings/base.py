@@ -198,6 +198,10 @@ SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
 NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")
 CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CALLBACK_MAX_BODY_BYTES
+# How long callback history is kept (callbacks.retention): de-duplication keys must outlive
+# the ESPs' retries (SendGrid's last up to a day), so fewer than 2 days is refused.
+CALLBACK_DEDUPE_DAYS = env.int("CALLBACK_DEDUPE_DAYS", default=7)
+CALLBACK_LOG_DAYS = env.int("CALLBACK_LOG_DAYS", default=30)
 PROFILE_IMPORT_MAX_BYTES = env.int("PROFILE_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 PREFERENCE_LINK_MAX_AGE_SECONDS = env.int(
     "PREFERENCE_LINK_MAX_AGE_SECONDS", default=60 * 60 * 24 * 90
