@@ -7,7 +7,8 @@ workers on Redis (CELERY_BROKER_URL, default redis://127.0.0.1:6379/8) that appl
 inbox. Reports the events per second the endpoint accepted and the per-batch latency, the
 events per second applied end to end (until the workers emptied the inbox), then the floors:
 PostgreSQL COPY of the same rows into a bare table, and a bare Django view that only parses
-the JSON.
+the JSON. With ``--workers 0`` no worker runs during the load, which measures the endpoint
+alone; the batches it accepted are applied afterwards, untimed.
 """
 
 import argparse
@@ -35,6 +36,7 @@ BENCH_ENV = {
     "LOG_LEVEL": "WARNING",
 }
 JSON_HEADERS = {"Content-Type": "application/json"}
+FLOOR_BATCHES = 3600  # the COPY floor is a rate: a sample of the batches measures it
 MIX = [("delivered", 70), ("soft", 15), ("hard", 10), ("spam", 3), ("unsubscribe", 2)]
 
 
@@ -173,6 +175,7 @@ def copy_floor(batches: list[bytes]) -> float:
         for e in json.loads(body)
     ]
     with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_floor")  # an interrupted run's
         cursor.execute(
             # A regular (WAL-logged) table, like the real ones; a temp table would skip the WAL.
             "CREATE TABLE bench_floor (email text, event text, type text, ts bigint, "
@@ -246,7 +249,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="parallel connections")
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="Celery worker processes applying while the load runs; 0 measures the endpoint alone",
+    )
     args = parser.parse_args()
 
     os.environ.update(BENCH_ENV)
@@ -263,8 +271,9 @@ def main() -> None:
             check=True,
         )
     token = bench_provider_token()
-    # Enough distinct batches for 60,000 events/s over the whole run.
-    count = int(args.seconds * 60_000 / args.batch_size) + 10
+    # Enough distinct batches for the whole run: the endpoint alone accepts about twice as many.
+    ceiling = 60_000 if args.workers else 150_000  # events/s
+    count = int(args.seconds * ceiling / args.batch_size) + 10
     batches = make_batches(count, args.batch_size, args.profiles, seed=int(time.time()))
     env = {
         **BENCH_ENV,
@@ -284,32 +293,44 @@ def main() -> None:
             "  warning: autovacuum is off, so the inbox's applied batches are never vacuumed "
             "and finding the next one gets slower with every run (see the README)"
         )
-    with celery_worker(env, f"--concurrency={args.workers}"):
-        # What an earlier, interrupted run left; its task messages may be gone with the broker.
-        inbox.publish()
-        wait_until_applied()
+
+    def post_batches(base: str) -> dict:
+        url = f"{base}/callbacks/{token}/"
+        return load(url, batches, args.seconds, args.concurrency, args.batch_size)
+
+    applied = None
+    if args.workers:
+        with celery_worker(env, f"--concurrency={args.workers}"):
+            # What an earlier, interrupted run left; its task messages may be gone.
+            inbox.publish()
+            wait_until_applied()
+            with gunicorn("config.wsgi", args.port, env) as base:
+                started = time.monotonic()
+                result = post_batches(base)
+                backlog = pending_batches()
+                drained = wait_until_applied() - started
+        applied = result["events"] / drained
+    else:
         with gunicorn("config.wsgi", args.port, env) as base:
-            started = time.monotonic()
-            result = load(
-                f"{base}/callbacks/{token}/",
-                batches,
-                args.seconds,
-                args.concurrency,
-                args.batch_size,
-            )
-            backlog = pending_batches()
-            drained = wait_until_applied() - started
+            result = post_batches(base)
+        with celery_worker(env, "--concurrency=2"):  # untimed: the next run starts empty
+            inbox.publish()
+            wait_until_applied()
     accepted = result["events_per_second"]
-    applied = result["events"] / drained
+    if result["seconds"] < args.seconds - 1:
+        print(f"  warning: the batches ran out after {result['seconds']:.0f} s")
     print(
         f"  accepted:   {accepted:>9,.0f} events/s over {result['seconds']:.0f} s; per batch "
         f"p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms; answers {result['statuses']}"
     )
-    print(
-        f"  applied:    {applied:>9,.0f} events/s end to end, by {args.workers} worker processes "
-        f"({backlog} batches were waiting when the load stopped; all applied "
-        f"{drained - result['seconds']:.0f} s later)"
-    )
+    if applied:
+        print(
+            f"  applied:    {applied:>9,.0f} events/s end to end, by {args.workers} worker "
+            f"processes ({backlog} batches were waiting when the load stopped; all applied "
+            f"{drained - result['seconds']:.0f} s later)"
+        )
+    else:
+        print("  applied:    not measured: no worker ran during the load (--workers 0)")
 
     with gunicorn("bench.bare_app", args.port + 1, env) as base:
         bare = load(
@@ -319,17 +340,19 @@ def main() -> None:
             args.concurrency,
             args.batch_size,
         )
-    floor = copy_floor(batches)
+    floor = copy_floor(batches[:FLOOR_BATCHES])
     print(
         f"  bare view:  {bare['events_per_second']:>9,.0f} events/s (parse JSON, answer 200); "
         f"p50 {bare['p50']:.0f} ms, p99 {bare['p99']:.0f} ms"
     )
     print(f"  COPY floor: {floor:>9,.0f} events/s into a bare table")
-    print(
+    ratios = (
         f"  ratios: COPY floor / accepted = {floor / accepted:.1f}x, "
-        f"bare view / accepted = {bare['events_per_second'] / accepted:.1f}x, "
-        f"COPY floor / applied = {floor / applied:.1f}x"
+        f"bare view / accepted = {bare['events_per_second'] / accepted:.1f}x"
     )
+    if applied:
+        ratios += f", COPY floor / applied = {floor / applied:.1f}x"
+    print(ratios)
 
 
 if __name__ == "__main__":
