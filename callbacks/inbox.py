@@ -7,6 +7,11 @@ transaction that also deletes the batch and fills in the log, so a batch is appl
 once however many times a task runs. A batch that fails is retried later with a growing delay
 and does not hold up the ones behind it. Nothing accepted is lost if the broker drops a
 message: the periodic sweep (`callbacks.tasks.apply_pending_callbacks`) finds the batch.
+
+A flood of batches queues few tasks: a task is published only when no worker has been asked
+yet (`InboxWakeup`). A worker that finds nothing due withdraws the request and looks again,
+and the endpoint makes one only after its batch is committed, so whichever comes second sees
+the other: a batch is never left for the sweep alone.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks import services
-from callbacks.bulk_sql import bound_cursor, model_defaults, table_name
-from callbacks.models import CallbackLog, EventKind, PendingBatch
+from callbacks.bulk_sql import adapter, bound_cursor, model_defaults, table_name
+from callbacks.models import CallbackLog, EventKind, InboxWakeup, PendingBatch
 from callbacks.parsers.base import CallbackEvent
 
 log = logging.getLogger(__name__)
@@ -41,7 +46,7 @@ def accept(callback_log: CallbackLog, events: Sequence[CallbackEvent]) -> None:
     with transaction.atomic():
         callback_log.save()
         _store(callback_log, encode(events))
-        transaction.on_commit(publish)
+        transaction.on_commit(wake_worker, robust=True)  # a failure leaves it to the sweep
 
 
 def _store(callback_log: CallbackLog, events: str) -> None:
@@ -60,6 +65,31 @@ def _store(callback_log: CallbackLog, events: str) -> None:
         cursor.execute(sql, [callback_log.pk, events, *values])
 
 
+def wake_worker() -> None:
+    """After a batch is committed: queue a task unless a worker was asked and is not done."""
+    if _request_wakeup():
+        publish()
+
+
+def _request_wakeup() -> bool:
+    """Record that a worker is asked; True unless it already was.
+
+    ON CONFLICT DO NOTHING neither writes nor locks when the row is there: under a flood,
+    asking again costs one index probe.
+    """
+    sql = (
+        f"INSERT INTO {table_name(InboxWakeup)} (id, requested_at) VALUES (1, %s) "  # noqa: S608
+        "ON CONFLICT (id) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [adapter()(timezone.now())])
+        return cursor.fetchone() is not None
+
+
+def _clear_wakeup() -> None:
+    InboxWakeup.objects.all().delete()
+
+
 def publish() -> None:
     """Ask a worker to apply what is pending; if the broker is down, the sweep will."""
     from callbacks.tasks import apply_pending_callbacks
@@ -69,6 +99,7 @@ def publish() -> None:
         apply_pending_callbacks.apply_async(retry=False)
     except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
         log.warning("Could not queue the callback inbox for a worker: %s", exc)
+        _clear_wakeup()  # no worker was asked: the next batch tries again
 
 
 def apply_pending(budget_seconds: float = APPLY_BUDGET_SECONDS) -> int:
@@ -82,7 +113,12 @@ def apply_pending(budget_seconds: float = APPLY_BUDGET_SECONDS) -> int:
     while time.monotonic() < deadline:
         outcome = _apply_next()
         if outcome is None:
-            return applied
+            # Clear the request first, then look again: a batch committed before the clear is
+            # seen now, and one committed after it finds the request clear and queues a task.
+            _clear_wakeup()
+            if not _due().exists():
+                return applied
+            continue
         applied += outcome
         if connection.vendor == "sqlite":
             # SQLite has one write lock and does not queue for it: without a pause between

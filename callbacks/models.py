@@ -80,6 +80,20 @@ class PendingBatch(models.Model):
         return f"Batch of log {self.log_id} (attempts: {self.attempts})"
 
 
+class InboxWakeup(models.Model):
+    """At most one row: a worker has been asked to apply the inbox and has not yet emptied it.
+
+    While the row exists, the endpoint stores batches without queueing another task: the asked
+    worker finds them. A worker deletes the row only when it finds nothing due, then looks
+    once more (`callbacks.inbox`), so a batch stored meanwhile is never left behind.
+    """
+
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Worker asked at {self.requested_at:%Y-%m-%d %H:%M:%S}"
+
+
 class DailyStat(models.Model):
     """Delivery counters per provider per day, incremented atomically in bulk."""
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callbacks import inbox, services
-from callbacks.models import CallbackLog, EventKind, PendingBatch
+from callbacks.models import CallbackLog, EventKind, InboxWakeup, PendingBatch
 from callbacks.parsers.base import CallbackEvent
 from profiles.models import Profile
 
@@ -145,6 +145,79 @@ def test_the_accepted_batch_is_handed_to_a_worker_after_commit(smtp_provider, mo
         accept_only(smtp_provider, payload("generic_v2_nested.json"))
         assert published == []
     assert published == [1]
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """What the endpoint asked the broker for: one entry per task it would have queued."""
+    calls = []
+    monkeypatch.setattr(inbox, "publish", lambda: calls.append(PendingBatch.objects.count()))
+    return calls
+
+
+def accept_committed(provider, body: bytes, capture) -> None:
+    """POST a batch and run what the endpoint does once its transaction has committed."""
+    with capture(execute=True):
+        assert accept_only(provider, body).status_code == 200
+
+
+def test_a_flood_of_batches_asks_a_worker_once(
+    smtp_provider, published, django_capture_on_commit_callbacks
+):
+    for name in ["generic_v2_nested.json", "generic_v2_flat.json", "generic_v2_nested.json"]:
+        accept_committed(smtp_provider, payload(name), django_capture_on_commit_callbacks)
+    assert published == [1]  # the later batches wait for the worker already asked
+    assert InboxWakeup.objects.count() == 1
+
+    assert inbox.apply_pending() == 3
+    assert not InboxWakeup.objects.exists()  # it found the inbox empty: the next batch asks
+    accept_committed(
+        smtp_provider, payload("generic_v2_flat.json"), django_capture_on_commit_callbacks
+    )
+    assert published == [1, 1]
+
+
+def test_a_batch_stored_while_the_worker_finishes_is_applied_by_it(
+    smtp_provider, published, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The race the second look exists for: the worker has found nothing due; before it
+    withdraws the request, a batch is committed and, seeing the request, queues nothing."""
+    accept_committed(
+        smtp_provider, payload("generic_v2_nested.json"), django_capture_on_commit_callbacks
+    )
+    withdraw = inbox._clear_wakeup
+    late = []
+
+    def batch_arrives_then_withdraw():
+        if not late:
+            late.append(True)
+            accept_committed(
+                smtp_provider, payload("generic_v2_flat.json"), django_capture_on_commit_callbacks
+            )
+        withdraw()
+
+    monkeypatch.setattr(inbox, "_clear_wakeup", batch_arrives_then_withdraw)
+    assert inbox.apply_pending() == 2
+    assert published == [1]  # the late batch queued no task, and was not left behind
+    assert not PendingBatch.objects.exists()
+
+
+def test_a_request_the_broker_refused_is_withdrawn(
+    smtp_provider, monkeypatch, django_capture_on_commit_callbacks
+):
+    from callbacks import tasks
+
+    attempts = []
+
+    def unreachable(*args, **kwargs):
+        attempts.append(True)
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(tasks.apply_pending_callbacks, "apply_async", unreachable)
+    for name in ["generic_v2_nested.json", "generic_v2_flat.json"]:
+        accept_committed(smtp_provider, payload(name), django_capture_on_commit_callbacks)
+    assert attempts == [True, True]  # no worker was asked, so each batch tries again
+    assert not InboxWakeup.objects.exists()
 
 
 def test_a_broker_outage_loses_no_batch(smtp_provider, monkeypatch):
