@@ -272,7 +272,7 @@ def main() -> None:
         )
     token = bench_provider_token()
     # Enough distinct batches for the whole run: the endpoint alone accepts about twice as many.
-    ceiling = 60_000 if args.workers else 150_000  # events/s
+    ceiling = 90_000 if args.workers else 150_000  # events/s
     count = int(args.seconds * ceiling / args.batch_size) + 10
     batches = make_batches(count, args.batch_size, args.profiles, seed=int(time.time()))
     env = {
@@ -280,6 +280,7 @@ def main() -> None:
         "DATABASE_URL": os.environ["DATABASE_URL"],
         "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "CALLBACK_WAKE_TASKS": str(max(args.workers, 1)),
     }
 
     print(

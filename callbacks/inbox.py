@@ -8,10 +8,11 @@ once however many times a task runs. A batch that fails is retried later with a 
 and does not hold up the ones behind it. Nothing accepted is lost if the broker drops a
 message: the periodic sweep (`callbacks.tasks.apply_pending_callbacks`) finds the batch.
 
-A flood of batches queues few tasks: a task is published only when no worker has been asked
-yet (`InboxWakeup`). A worker that finds nothing due withdraws the request and looks again,
-and the endpoint makes one only after its batch is committed, so whichever comes second sees
-the other: a batch is never left for the sweep alone.
+A flood of batches queues few tasks: tasks are queued only when no worker has been asked yet
+(`InboxWakeup`), one for each worker process that should help (CALLBACK_WAKE_TASKS). A worker
+that finds nothing due withdraws the request and looks again, and the endpoint makes one only
+after its batch is committed, so whichever comes second sees the other: a batch is never left
+for the sweep alone.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -66,9 +68,16 @@ def _store(callback_log: CallbackLog, events: str) -> None:
 
 
 def wake_worker() -> None:
-    """After a batch is committed: queue a task unless a worker was asked and is not done."""
-    if _request_wakeup():
-        publish()
+    """After a batch is committed: queue tasks unless workers were asked and are not done.
+
+    A wake-up queues CALLBACK_WAKE_TASKS tasks, so each worker process can take one: a flood
+    is drained by all of them, not by the one process a single task would reach.
+    """
+    if not _request_wakeup():
+        return
+    for _ in range(settings.CALLBACK_WAKE_TASKS):
+        if not publish():
+            return
 
 
 def _request_wakeup() -> bool:
@@ -90,7 +99,7 @@ def _clear_wakeup() -> None:
     InboxWakeup.objects.all().delete()
 
 
-def publish() -> None:
+def publish() -> bool:
     """Ask a worker to apply what is pending; if the broker is down, the sweep will."""
     from callbacks.tasks import apply_pending_callbacks
 
@@ -100,6 +109,8 @@ def publish() -> None:
     except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
         log.warning("Could not queue the callback inbox for a worker: %s", exc)
         _clear_wakeup()  # no worker was asked: the next batch tries again
+        return False
+    return True
 
 
 def apply_pending(budget_seconds: float = APPLY_BUDGET_SECONDS) -> int:

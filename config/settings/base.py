@@ -1,5 +1,6 @@
 """Settings shared by every environment; every knob comes from the environment."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -180,6 +181,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
+# Processes per worker (Celery's default: one per CPU).
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=os.cpu_count() or 1)
 
 # --- Secrets at rest --------------------------------------------------------
 # Fernet keys, newest first; older keys still decrypt so keys can be rotated.
@@ -202,6 +205,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CALLBACK_MAX_BODY_BYTES
 # the ESPs' retries (SendGrid's last up to a day), so fewer than 2 days is refused.
 CALLBACK_DEDUPE_DAYS = env.int("CALLBACK_DEDUPE_DAYS", default=7)
 CALLBACK_LOG_DAYS = env.int("CALLBACK_LOG_DAYS", default=30)
+# How many tasks an idle callback inbox queues when batches arrive: as many as should apply
+# them at once, so every worker process takes part in draining a flood (callbacks.inbox).
+CALLBACK_WAKE_TASKS = env.int("CALLBACK_WAKE_TASKS", default=CELERY_WORKER_CONCURRENCY)
 PROFILE_IMPORT_MAX_BYTES = env.int("PROFILE_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 PREFERENCE_LINK_MAX_AGE_SECONDS = env.int(
     "PREFERENCE_LINK_MAX_AGE_SECONDS", default=60 * 60 * 24 * 90

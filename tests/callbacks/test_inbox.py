@@ -151,7 +151,12 @@ def test_the_accepted_batch_is_handed_to_a_worker_after_commit(smtp_provider, mo
 def published(monkeypatch):
     """What the endpoint asked the broker for: one entry per task it would have queued."""
     calls = []
-    monkeypatch.setattr(inbox, "publish", lambda: calls.append(PendingBatch.objects.count()))
+
+    def publish():
+        calls.append(PendingBatch.objects.count())
+        return True
+
+    monkeypatch.setattr(inbox, "publish", publish)
     return calls
 
 
@@ -161,12 +166,13 @@ def accept_committed(provider, body: bytes, capture) -> None:
         assert accept_only(provider, body).status_code == 200
 
 
-def test_a_flood_of_batches_asks_a_worker_once(
-    smtp_provider, published, django_capture_on_commit_callbacks
+def test_a_flood_of_batches_wakes_the_workers_once(
+    smtp_provider, published, django_capture_on_commit_callbacks, settings
 ):
+    settings.CALLBACK_WAKE_TASKS = 3
     for name in ["generic_v2_nested.json", "generic_v2_flat.json", "generic_v2_nested.json"]:
         accept_committed(smtp_provider, payload(name), django_capture_on_commit_callbacks)
-    assert published == [1]  # the later batches wait for the worker already asked
+    assert published == [1, 1, 1]  # one task per worker process; later batches queue none
     assert InboxWakeup.objects.count() == 1
 
     assert inbox.apply_pending() == 3
@@ -174,14 +180,15 @@ def test_a_flood_of_batches_asks_a_worker_once(
     accept_committed(
         smtp_provider, payload("generic_v2_flat.json"), django_capture_on_commit_callbacks
     )
-    assert published == [1, 1]
+    assert published == [1, 1, 1, 1, 1, 1]
 
 
 def test_a_batch_stored_while_the_worker_finishes_is_applied_by_it(
-    smtp_provider, published, django_capture_on_commit_callbacks, monkeypatch
+    smtp_provider, published, django_capture_on_commit_callbacks, monkeypatch, settings
 ):
     """The race the second look exists for: the worker has found nothing due; before it
     withdraws the request, a batch is committed and, seeing the request, queues nothing."""
+    settings.CALLBACK_WAKE_TASKS = 1
     accept_committed(
         smtp_provider, payload("generic_v2_nested.json"), django_capture_on_commit_callbacks
     )
