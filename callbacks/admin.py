@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.utils import timezone
 
+from . import inbox
 from .models import CallbackLog, DailyStat, PendingBatch, SoftBouncePolicy
 
 
@@ -33,13 +35,45 @@ class CallbackLogAdmin(admin.ModelAdmin):
         return False
 
 
+class PendingStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", "Waiting for a first try"), ("failing", "Failed, to be retried")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "waiting":
+            return queryset.filter(attempts=0)
+        if self.value() == "failing":
+            return queryset.filter(attempts__gt=0)
+        return queryset
+
+
 @admin.register(PendingBatch)
 class PendingBatchAdmin(admin.ModelAdmin):
-    """Read-only: accepted batches waiting for a worker, with why a retry is due."""
+    """Read-only: accepted batches waiting for a worker, with why a retry is due.
+
+    "Retry now" makes failed batches due at once (after fixing what failed, say) and asks a
+    worker to apply them; nothing else about a batch can be changed.
+    """
 
     list_display = ["log", "log__received_at", "attempts", "retry_at", "last_error"]
+    list_filter = [PendingStateFilter, "log__provider"]
     list_select_related = ["log"]
     exclude = ["events"]  # the parsed events, thousands of them: the log has the body
+    actions = ["retry_now"]
+
+    @admin.action(description="Retry the selected batches now", permissions=["retry"])
+    def retry_now(self, request, queryset):
+        count = queryset.update(retry_at=timezone.now())
+        inbox.publish()
+        self.message_user(
+            request, f"{count} batch{'es' if count != 1 else ''} will be retried now."
+        )
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("callbacks.change_pendingbatch")
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("events")

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django import template
-from django.db.models import Count, IntegerField, Max, Q, Sum
+from django.db.models import Count, IntegerField, Max, Min, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from providers.models import EmailProvider, TestEmail
 
-from ..models import CallbackLog, EventKind
+from ..models import CallbackLog, EventKind, PendingBatch
 
 register = template.Library()
 
@@ -32,6 +32,9 @@ class CallbackHealth:
     rejected_24h: int = 0
     counts_24h: dict[str, int] = field(default_factory=dict)  # kind label → new events
     quiet_since_test_email: datetime | None = None  # set when the warning applies
+    failing_batches: int = 0  # accepted batches whose application failed and is retried
+    failing_since: datetime | None = None  # when the oldest of them was received
+    failing_error: str = ""  # the last error of the batch that failed most often
 
     @property
     def events_24h(self) -> int:
@@ -79,7 +82,21 @@ def callback_health(provider: EmailProvider, now: datetime | None = None) -> Cal
         and (health.last_received_at is None or health.last_received_at < last_test)
     ):
         health.quiet_since_test_email = last_test
+    _add_failing_batches(health, provider)
     return health
+
+
+def _add_failing_batches(health: CallbackHealth, provider: EmailProvider) -> None:
+    """Batches the workers keep failing to apply: the ESP got its 200, the profiles wait."""
+    failing = PendingBatch.objects.filter(log__provider=provider, attempts__gt=0)
+    row = failing.aggregate(count=Count("pk"), since=Min("log__received_at"))
+    if not row["count"]:
+        return
+    health.failing_batches = row["count"]
+    health.failing_since = row["since"]
+    health.failing_error = (
+        failing.order_by("-attempts", "log_id").values_list("last_error", flat=True).first()
+    )
 
 
 @register.simple_tag
