@@ -303,7 +303,7 @@ def main() -> None:
     if args.workers:
         with celery_worker(env, f"--concurrency={args.workers}"):
             # What an earlier, interrupted run left; its task messages may be gone.
-            inbox.publish()
+            inbox.publish(args.workers)
             wait_until_applied()
             with gunicorn("config.wsgi", args.port, env) as base:
                 started = time.monotonic()
@@ -315,7 +315,7 @@ def main() -> None:
         with gunicorn("config.wsgi", args.port, env) as base:
             result = post_batches(base)
         with celery_worker(env, "--concurrency=2"):  # untimed: the next run starts empty
-            inbox.publish()
+            inbox.publish(2)
             wait_until_applied()
     accepted = result["events_per_second"]
     if result["seconds"] < args.seconds - 1:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.utils import timezone
 
@@ -67,7 +68,8 @@ class PendingBatchAdmin(admin.ModelAdmin):
     @admin.action(description="Retry the selected batches now", permissions=["retry"])
     def retry_now(self, request, queryset):
         count = queryset.update(retry_at=timezone.now())
-        inbox.publish()
+        if count:
+            inbox.publish(min(count, settings.CALLBACK_WAKE_TASKS))
         self.message_user(
             request, f"{count} batch{'es' if count != 1 else ''} will be retried now."
         )

@@ -73,11 +73,8 @@ def wake_worker() -> None:
     A wake-up queues CALLBACK_WAKE_TASKS tasks, so each worker process can take one: a flood
     is drained by all of them, not by the one process a single task would reach.
     """
-    if not _request_wakeup():
-        return
-    for _ in range(settings.CALLBACK_WAKE_TASKS):
-        if not publish():
-            return
+    if _request_wakeup():
+        publish(settings.CALLBACK_WAKE_TASKS)
 
 
 def _request_wakeup() -> bool:
@@ -99,18 +96,18 @@ def _clear_wakeup() -> None:
     InboxWakeup.objects.all().delete()
 
 
-def publish() -> bool:
-    """Ask a worker to apply what is pending; if the broker is down, the sweep will."""
+def publish(tasks: int = 1) -> None:
+    """Ask `tasks` worker processes to apply what is pending; if the broker is down, the sweep
+    will."""
     from callbacks.tasks import apply_pending_callbacks
 
     try:
-        # No publish retries: the batch is safe in the inbox, and the ESP is waiting.
-        apply_pending_callbacks.apply_async(retry=False)
+        for _ in range(tasks):
+            # No publish retries: the batch is safe in the inbox, and the ESP is waiting.
+            apply_pending_callbacks.apply_async(retry=False)
     except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
         log.warning("Could not queue the callback inbox for a worker: %s", exc)
         _clear_wakeup()  # no worker was asked: the next batch tries again
-        return False
-    return True
 
 
 def apply_pending(budget_seconds: float = APPLY_BUDGET_SECONDS) -> int:

@@ -113,13 +113,13 @@ def test_retry_now_makes_the_batch_due_and_asks_a_worker(
 ):
     first, second = two_failing
     published = []
-    monkeypatch.setattr(inbox, "publish", lambda: published.append(True))
+    monkeypatch.setattr(inbox, "publish", lambda tasks=1: published.append(tasks))
     before = timezone.now()
     response = admin_client_logged_in.post(
         CHANGELIST, {"action": "retry_now", "_selected_action": [first.pk]}, follow=True
     )
     assert "1 batch will be retried now." in response.content.decode()
-    assert published == [True]
+    assert published == [1]  # one batch: one task
     assert PendingBatch.objects.get(pk=first.pk).retry_at <= timezone.now()
     assert PendingBatch.objects.get(pk=second.pk).retry_at > before  # not selected: unchanged
 

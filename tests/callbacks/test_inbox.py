@@ -117,9 +117,9 @@ def test_the_retry_delay_doubles_up_to_an_hour(smtp_provider, monkeypatch):
 def test_a_run_out_of_time_hands_over_to_a_fresh_task(smtp_provider, monkeypatch):
     accept_only(smtp_provider, payload("generic_v2_nested.json"))
     published = []
-    monkeypatch.setattr(inbox, "publish", lambda: published.append(True))
+    monkeypatch.setattr(inbox, "publish", lambda tasks=1: published.append(tasks))
     assert inbox.apply_pending(budget_seconds=0) == 0
-    assert published == [True]
+    assert published == [1]
     assert PendingBatch.objects.exists()
 
 
@@ -140,7 +140,9 @@ def test_an_empty_or_refused_batch_leaves_nothing_waiting(smtp_provider):
 @pytest.mark.django_db(transaction=True)
 def test_the_accepted_batch_is_handed_to_a_worker_after_commit(smtp_provider, monkeypatch):
     published = []
-    monkeypatch.setattr(inbox, "publish", lambda: published.append(PendingBatch.objects.count()))
+    monkeypatch.setattr(
+        inbox, "publish", lambda tasks=1: published.append(PendingBatch.objects.count())
+    )
     with transaction.atomic():
         accept_only(smtp_provider, payload("generic_v2_nested.json"))
         assert published == []
@@ -152,9 +154,8 @@ def published(monkeypatch):
     """What the endpoint asked the broker for: one entry per task it would have queued."""
     calls = []
 
-    def publish():
-        calls.append(PendingBatch.objects.count())
-        return True
+    def publish(tasks=1):
+        calls.extend([PendingBatch.objects.count()] * tasks)
 
     monkeypatch.setattr(inbox, "publish", publish)
     return calls
