@@ -97,8 +97,8 @@ def _clear_wakeup() -> None:
 
 
 def publish(tasks: int = 1) -> None:
-    """Ask `tasks` worker processes to apply what is pending; if the broker is down, the sweep
-    will."""
+    """Ask `tasks` worker processes to apply what is pending (if the broker is down, the
+    sweep will)."""
     from callbacks.tasks import apply_pending_callbacks
 
     try:
