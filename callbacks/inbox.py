@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from callbacks import services
 from callbacks.bulk_sql import adapter, bound_cursor, model_defaults, table_name
-from callbacks.models import CallbackLog, EventKind, InboxWakeup, PendingBatch
+from callbacks.models import CallbackLog, InboxWakeup, PendingBatch
 from callbacks.parsers.base import CallbackEvent
 
 log = logging.getLogger(__name__)
@@ -186,42 +186,26 @@ def _postpone(pending: PendingBatch, exc: Exception) -> None:
 
 # --- the stored form of a batch ----------------------------------------------------------------
 
+_batch_encoder = msgspec.json.Encoder()
+_batch_decoder = msgspec.json.Decoder(list[CallbackEvent])
+
 
 def encode(events: Sequence[CallbackEvent]) -> str:
-    """The events as compact JSON rows; times as whole microseconds since the epoch."""
-    return msgspec.json.encode(
-        [
-            [
-                event.email,
-                event.kind.value,
-                None if event.occurred_at is None else (event.occurred_at - EPOCH) // MICROSECOND,
-                event.dedupe_key,
-                event.meta,
-                event.description,
-                event.event_id,
-                event.esp_event,
-                event.suppress,
-            ]
-            for event in events
-        ]
-    ).decode()
+    """The events as compact JSON arrays, one per event in `CallbackEvent`'s field order."""
+    return _batch_encoder.encode(events).decode()
 
 
 def decode(text: str) -> list[CallbackEvent]:
-    kinds = {kind.value: kind for kind in EventKind}
-    return [
-        CallbackEvent(
-            email=email,
-            kind=kinds[kind],
-            occurred_at=None if micros is None else EPOCH + micros * MICROSECOND,
-            dedupe_key=dedupe_key,
-            meta=meta,
-            description=description,
-            event_id=event_id,
-            esp_event=esp_event,
-            suppress=suppress,
-        )
-        for email, kind, micros, dedupe_key, meta, description, event_id, esp_event, suppress in (
-            msgspec.json.decode(text)
-        )
-    ]
+    try:
+        return _batch_decoder.decode(text)
+    except msgspec.ValidationError:
+        return _decode_microseconds(text)
+
+
+def _decode_microseconds(text: str) -> list[CallbackEvent]:
+    """A batch stored before migration callbacks.0008, with times as microseconds since the
+    epoch: it may still be waiting when the new code starts."""
+    rows = msgspec.json.decode(text)
+    for row in rows:
+        row[2] = None if row[2] is None else (EPOCH + row[2] * MICROSECOND).isoformat()
+    return _batch_decoder.decode(msgspec.json.encode(rows))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,12 +55,12 @@ class EventError:
     error: str
 
 
-@dataclass(slots=True)
-class CallbackEvent:
+class CallbackEvent(msgspec.Struct, array_like=True):
     """One ESP event, normalised; read-only by convention.
 
-    Not a frozen dataclass: those set each field through `object.__setattr__`, which made
-    building a thousand-event batch's events cost four times as much.
+    A msgspec Struct: a request builds a thousand of them, and the inbox stores and reads a
+    batch as JSON arrays in C (`callbacks.inbox`); a slots dataclass cost twice as much to
+    build and ten times as much to store and read.
 
     `occurred_at` is None when the format carries no time (generic v2): the service then uses
     the time of receipt. `dedupe_key` identifies the event across retries: the ESP's event id
@@ -76,7 +76,6 @@ class CallbackEvent:
     event_id: str = ""
     esp_event: str = ""
     suppress: bool = False
-    raw: Any = field(default=None, compare=False, repr=False)
 
 
 class ParsedBatch(list):

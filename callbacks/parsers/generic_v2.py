@@ -119,5 +119,4 @@ def _event(item: dict) -> CallbackEvent:
         description=text(item.get("description")),
         esp_event=esp_type,
         suppress=kind in SUPPRESSING_KINDS,
-        raw=item,
     )

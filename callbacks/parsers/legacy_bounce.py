@@ -81,5 +81,4 @@ def _event(esp_event: str, item: dict) -> CallbackEvent:
         description=text(item.get("reason") or item.get("description")),
         esp_event=esp_event,
         suppress=kind in SUPPRESSING_KINDS,
-        raw=item,
     )

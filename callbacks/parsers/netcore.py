@@ -110,7 +110,6 @@ def _native_event(item: dict[str, Any]) -> CallbackEvent:
         event_id=text(item.get("TRANSID")),
         esp_event=esp_event,
         suppress=kind in SUPPRESSING_KINDS,
-        raw=item,
     )
 
 
@@ -137,5 +136,4 @@ def _migration_event(item: dict[str, Any]) -> CallbackEvent:
         event_id=text(item.get("sg_message_id")),
         esp_event=esp_event,
         suppress=kind in SUPPRESSING_KINDS,
-        raw=item,
     )

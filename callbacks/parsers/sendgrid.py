@@ -91,7 +91,6 @@ def _event(item: dict[str, Any]) -> CallbackEvent:
         event_id=event_id,
         esp_event=esp_event,
         suppress=suppress,
-        raw=item,
     )
 
 

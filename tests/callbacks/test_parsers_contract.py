@@ -147,7 +147,6 @@ def test_events_are_normalised(parse, build, hard):
     assert event.kind == EventKind.HARD_BOUNCE
     assert event.suppress is True
     assert event.dedupe_key and len(event.dedupe_key) <= 100
-    assert event.raw is not None
 
 
 @cases
