@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks import services
-from callbacks.bulk_sql import adapter, bound_cursor, model_defaults, table_name
+from callbacks.bulk_sql import bound_cursor, model_defaults, table_name
 from callbacks.models import CallbackLog, InboxWakeup, PendingBatch
 from callbacks.parsers.base import CallbackEvent
 
@@ -84,11 +84,11 @@ def _request_wakeup() -> bool:
     asking again costs one index probe.
     """
     sql = (
-        f"INSERT INTO {table_name(InboxWakeup)} (id, requested_at) VALUES (1, %s) "  # noqa: S608
+        f"INSERT INTO {table_name(InboxWakeup)} (id) VALUES (1) "  # noqa: S608
         "ON CONFLICT (id) DO NOTHING RETURNING id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [adapter()(timezone.now())])
+        cursor.execute(sql)
         return cursor.fetchone() is not None
 
 

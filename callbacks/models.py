@@ -88,10 +88,8 @@ class InboxWakeup(models.Model):
     once more (`callbacks.inbox`), so a batch stored meanwhile is never left behind.
     """
 
-    requested_at = models.DateTimeField(default=timezone.now)
-
     def __str__(self) -> str:
-        return f"Worker asked at {self.requested_at:%Y-%m-%d %H:%M:%S}"
+        return "Workers asked to apply the callback inbox"
 
 
 class DailyStat(models.Model):
