@@ -62,7 +62,7 @@ class PendingBatchAdmin(admin.ModelAdmin):
     list_display = ["log", "log__received_at", "attempts", "retry_at", "last_error"]
     list_filter = [PendingStateFilter, "log__provider"]
     list_select_related = ["log"]
-    exclude = ["events"]  # the parsed events, thousands of them: the log has the body
+    exclude = ["events"]  # a batch stored before callbacks.0009; the log has the body's start
     actions = ["retry_now"]
 
     @admin.action(description="Retry the selected batches now", permissions=["retry"])
@@ -78,7 +78,7 @@ class PendingBatchAdmin(admin.ModelAdmin):
         return request.user.has_perm("callbacks.change_pendingbatch")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("events")
+        return super().get_queryset(request).defer("events", "body")
 
     def has_add_permission(self, request):
         return False

@@ -68,7 +68,12 @@ class PendingBatch(models.Model):
     log = models.OneToOneField(
         CallbackLog, on_delete=models.CASCADE, primary_key=True, related_name="pending"
     )
-    events = models.TextField(help_text="The parsed events, encoded by callbacks.inbox.")
+    body = models.BinaryField(
+        null=True, help_text="The body the ESP posted, checked; a worker parses it to apply it."
+    )
+    events = models.TextField(
+        blank=True, help_text="A batch stored before migration 0009: its parsed events, encoded."
+    )
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Failed attempts so far.")
     retry_at = models.DateTimeField(default=timezone.now, help_text="Not applied before this time.")
     last_error = models.TextField(blank=True)

@@ -1,9 +1,9 @@
 """The public callback endpoint, the sample-callback button and the soft-bounce policy page.
 
-`receive` stays thin: method, token, body size; then `process_callback` verifies, parses,
-hands the events to the inbox (`callbacks.inbox`: a worker applies them), shapes the answer
-of seed 003 and keeps a `CallbackLog`. Responses carry ``_has_been_logged`` so Django's
-request logger never writes the path — the path holds the provider's secret token.
+`receive` stays thin: method, token, body size; then `process_callback` verifies and checks
+the body, hands it to the inbox (`callbacks.inbox`: a worker parses and applies it), shapes
+the answer of seed 003 and keeps a `CallbackLog`. Responses carry ``_has_been_logged`` so
+Django's request logger never writes the path — the path holds the provider's secret token.
 """
 
 import hmac
@@ -27,7 +27,7 @@ from providers.models import EmailProvider
 from . import inbox, samples, services, signatures
 from .forms import SoftBouncePolicyForm
 from .models import CallbackLog, SoftBouncePolicy
-from .parsers import MalformedPayload, ParsedBatch, parser_for
+from .parsers import BatchReport, MalformedPayload, checker_for, parser_for
 
 logger = logging.getLogger(__name__)
 
@@ -129,20 +129,20 @@ def _read_body(request) -> bytes | None:
 def process_callback(
     provider: EmailProvider, body: bytes, headers, *, is_sample: bool = False
 ) -> Outcome:
-    """Verify and parse one callback body, queue its events in the inbox, log it, answer.
+    """Verify and check one callback body, queue it in the inbox, log it, answer.
 
-    A sample (`is_sample`) skips the signature — we post it ourselves — and is applied at once
-    inside a transaction that is rolled back, so it exercises the real path and changes no
-    profile.
+    A sample (`is_sample`) skips the signature — we post it ourselves — and is parsed and
+    applied at once inside a transaction that is rolled back, so it exercises the real path and
+    changes no profile.
     """
     try:
-        outcome, batch = _verify_and_parse(provider, body, headers, is_sample)
-        if batch and not is_sample:
-            inbox.accept(_log_entry(provider, "POST", body, outcome), batch)
+        outcome, report = _verify_and_check(provider, body, headers, is_sample)
+        if report and report.readable and not is_sample:
+            inbox.accept(_log_entry(provider, "POST", body, outcome), body)
             return outcome
-        if batch:
+        if report and report.readable:
             with transaction.atomic():
-                outcome.count(services.apply_events(provider, batch))
+                outcome.count(services.apply_events(provider, parser_for(provider)(body)))
                 transaction.set_rollback(True)
     except Exception:  # our own fault: the ESP will retry a 500
         logger.exception("Callback for provider %s failed", provider.pk)
@@ -151,8 +151,8 @@ def process_callback(
     return outcome
 
 
-def _verify_and_parse(provider, body, headers, is_sample) -> tuple[Outcome, ParsedBatch | None]:
-    """The answer so far, and the events to apply (None when the request is refused)."""
+def _verify_and_check(provider, body, headers, is_sample) -> tuple[Outcome, BatchReport | None]:
+    """The answer, and what the body holds (None when the request is refused)."""
     key = provider.webhook_verification_key.strip()
     if provider.kind == EmailProvider.Kind.SENDGRID and key and not is_sample:
         try:
@@ -160,20 +160,20 @@ def _verify_and_parse(provider, body, headers, is_sample) -> tuple[Outcome, Pars
         except signatures.SignatureError as exc:
             return Outcome(403, error_body(403, "Invalid signature"), error=str(exc)), None
     try:
-        batch = parser_for(provider)(body)
+        report = checker_for(provider)(body)
     except MalformedPayload as exc:
         return Outcome(400, error_body(400, str(exc)), error=str(exc)), None
-    return _shape(batch), batch
+    return _shape(report), report
 
 
-def _shape(batch: ParsedBatch) -> Outcome:
-    failed = len(batch.errors)
+def _shape(report: BatchReport) -> Outcome:
+    failed = len(report.errors)
     outcome = Outcome(
         200,
         SUCCESS_BODY,
-        payload_format=batch.payload_format,
-        events_total=batch.total,
-        processed=batch.total - failed,
+        payload_format=report.payload_format,
+        events_total=report.total,
+        processed=report.readable,
         failed=failed,
     )
     if failed:
@@ -181,9 +181,9 @@ def _shape(batch: ParsedBatch) -> Outcome:
             "status": "partial_success",
             "processed": outcome.processed,
             "failed": failed,
-            "errors": [{"event_index": e.index, "error": e.error} for e in batch.errors],
+            "errors": [{"event_index": e.index, "error": e.error} for e in report.errors],
         }
-        outcome.error = "; ".join(f"#{e.index}: {e.error}" for e in batch.errors[:5])
+        outcome.error = "; ".join(f"#{e.index}: {e.error}" for e in report.errors[:5])
     return outcome
 
 
@@ -246,7 +246,9 @@ def send_sample(request, pk):
 @login_required
 def callback_log(request, pk):
     provider = get_object_or_404(EmailProvider, pk=pk)
-    logs = provider.callback_logs.select_related("pending").defer("pending__events")[:100]
+    logs = provider.callback_logs.select_related("pending").defer(
+        "pending__events", "pending__body"
+    )[:100]
     return render(request, "callbacks/callback_log.html", {"provider": provider, "logs": logs})
 
 

@@ -1,8 +1,10 @@
-"""One parser per callback format, picked by the provider's kind.
+"""One parser and one checker per callback format, picked by the provider's kind.
 
 Each parser module exposes ``parse(body: bytes) -> ParsedBatch`` (a ``list[CallbackEvent]``
 with the per-event errors alongside) and raises ``MalformedPayload`` for a body it cannot
-accept. Adding an ESP: a module here, one entry in ``PARSERS``, a payload table in
+accept. A checker returns what the answer needs, ``parse(body).report()``; a module may offer
+a quicker ``check`` (SendGrid does), otherwise `full_check` parses. Adding an ESP: a module
+here, one entry in ``PARSERS`` and ``CHECKERS``, a payload table in
 ``tests/callbacks/payloads/``.
 """
 
@@ -13,6 +15,7 @@ from providers.models import EmailProvider
 from . import generic_v2, legacy_bounce, netcore, sendgrid
 from .base import (
     MAX_EVENTS,
+    BatchReport,
     CallbackEvent,
     EventError,
     MalformedPayload,
@@ -41,17 +44,45 @@ PARSERS: dict[str, Parser] = {
 }
 
 
+Checker = Callable[[bytes], BatchReport]
+
+
+def full_check(parser: Parser) -> Checker:
+    """A checker that parses the whole body, for a format without a quicker one."""
+
+    def check(body: bytes) -> BatchReport:
+        return parser(body).report()
+
+    return check
+
+
+CHECKERS: dict[str, Checker] = {
+    EmailProvider.Kind.SMTP: full_check(parse_clevertap),
+    EmailProvider.Kind.GMAIL: full_check(parse_clevertap),
+    EmailProvider.Kind.SENDGRID: sendgrid.check,
+    EmailProvider.Kind.NETCORE: full_check(netcore.parse),
+}
+
+
 def parser_for(provider: EmailProvider) -> Parser:
     return PARSERS[provider.kind]
 
 
+def checker_for(provider: EmailProvider) -> Checker:
+    return CHECKERS[provider.kind]
+
+
 __all__ = [
+    "CHECKERS",
     "MAX_EVENTS",
     "PARSERS",
+    "BatchReport",
     "CallbackEvent",
     "EventError",
     "MalformedPayload",
     "ParsedBatch",
+    "checker_for",
+    "full_check",
     "parse_clevertap",
     "parser_for",
 ]

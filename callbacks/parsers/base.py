@@ -1,10 +1,12 @@
 """What every callback parser shares: the normalised event, the errors, JSON and field helpers.
 
 A parser turns the raw body an ESP posted into a `ParsedBatch`: the events it could read, in
-body order, plus one `EventError` per item it could not. Parsers are pure — no ORM, no request —
-so they are tested with bytes alone. Something wrong with the body as a whole (not JSON, the
-wrong shape, a mandatory key missing, too many events) raises `MalformedPayload`, whose message
-is what the 400 answer says (seed 003, "Response Codes").
+body order, plus one `EventError` per item it could not. A checker finds only what the answer
+needs, a `BatchReport`: how many items, which could not be read. The endpoint checks a body and
+stores it; the worker that applies it parses it. Parsers and checkers are pure — no ORM, no
+request — so they are tested with bytes alone. Something wrong with the body as a whole (not
+JSON, the wrong shape, a mandatory key missing, too many events) raises `MalformedPayload`,
+whose message is what the 400 answer says (seed 003, "Response Codes").
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ INVALID_EMAIL = "Invalid email format"
 INVALID_TIMESTAMP = "Invalid timestamp"
 
 MAX_SECONDS = 100_000_000_000  # larger Unix times are milliseconds (year 5138 in seconds)
+
+# Addresses `clean_email` accepts as they are, written as a pattern a checker can hand to
+# msgspec: printable ASCII without spaces, the domain after the last "@" holding a dot that
+# neither starts nor ends it. Stricter than `clean_email`, never looser: what it refuses is
+# parsed in full, to find out.
+_DOMAIN_EDGE = r"[!-\-/-?A-~]"  # printable ASCII but ".", "@" and the space
+PLAIN_EMAIL = rf"^[!-~]+@{_DOMAIN_EDGE}[!-?A-~]*\.[!-?A-~]*{_DOMAIN_EDGE}\Z"
 
 # Kinds that make an address Inactive (reference §7). A dropped event may opt out when the
 # sender, not the recipient, caused the drop: the parser decides through `suppress`.
@@ -78,6 +87,20 @@ class CallbackEvent(msgspec.Struct, array_like=True):
     suppress: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    """What the answer to a body says: how many items it had, which could not be read, its
+    format."""
+
+    total: int
+    errors: tuple[EventError, ...] = ()
+    payload_format: str = ""
+
+    @property
+    def readable(self) -> int:
+        return self.total - len(self.errors)
+
+
 class ParsedBatch(list):
     """The readable events of one body (a `list[CallbackEvent]`), with what could not be read.
 
@@ -89,6 +112,9 @@ class ParsedBatch(list):
         self.errors: list[EventError] = list(errors)
         self.total = len(self) + len(self.errors) if total is None else total
         self.payload_format = payload_format
+
+    def report(self) -> BatchReport:
+        return BatchReport(self.total, tuple(self.errors), self.payload_format)
 
 
 # --- helpers used by the parser modules -----------------------------------------------------

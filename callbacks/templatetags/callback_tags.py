@@ -104,6 +104,6 @@ def recent_callback_logs(provider: EmailProvider, limit: int = 10):
     return list(
         CallbackLog.objects.filter(provider=provider)
         .select_related("pending")
-        .defer("pending__events")
+        .defer("pending__events", "pending__body")
         .order_by("-received_at", "-id")[:limit]
     )

@@ -366,7 +366,7 @@ def test_our_own_fault_is_a_500_and_logged(client, smtp_provider, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(inbox, "encode", broken)
+    monkeypatch.setattr(inbox, "_store", broken)
     response = post(client, smtp_provider, payload("generic_v2_flat.json"))
     assert response.status_code == 500
     assert response.json() == {"status": "error", "message": "Server error", "error_code": 500}

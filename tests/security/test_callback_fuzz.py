@@ -29,6 +29,15 @@ from callbacks.models import CallbackLog, DailyStat, ReceivedEvent
 from callbacks.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from profiles.models import Profile, TimelineEvent, normalize_email
 from providers.models import EmailProvider
+from tests.callback_strategies import (
+    FORMAT_BODIES,
+    dumps,
+    huge_ints,
+    json_trees,
+    odd_emails,
+    sendgrid_bodies,
+    smtp_event,
+)
 from tests.factories import EmailProviderFactory
 
 pytestmark = pytest.mark.django_db
@@ -108,183 +117,6 @@ def post_and_check(provider: EmailProvider, body: bytes, **headers):
     if currently_in_test_context():
         event(f"{response.status_code} {payload['status']}, processed={min(log.processed, 1)}")
     return response, payload, log
-
-
-# --- strategies ------------------------------------------------------------------------------
-KEYS = [
-    "version", "events", "success", "failed", "event", "type", "email", "meta", "description",
-    "data", "e", "ts", "timestamp", "sg_event_id", "sg_message_id", "reason", "status",
-    "asm_group_id", "response", "EVENT", "EMAIL", "TIMESTAMP", "TRANSID", "RESPONSE",
-    "X-APIHEADER", "BOUNCE_TYPE",
-]  # fmt: skip
-EVENT_WORDS = [
-    "delivered", "hard_bounce", "soft_bounce", "spam", "unsubscribed", "bounce", "dropped",
-    "spamreport", "unsubscribe", "group_unsubscribe", "processed", "deferred", "open",
-    "softbounce", "hardbounce", "sent", "bounced", "invalid", "abuse", "opened", "v2",
-    "DELIVERED", "Hard_Bounce", "SPAM", "Bounce", "",
-]  # fmt: skip
-
-huge_ints = st.integers(min_value=-(2**128), max_value=2**128) | st.sampled_from(
-    [2**63, -(2**63) - 1, 10**400, 253402300800, 10**20]
-)
-scalars = (
-    st.none()
-    | st.booleans()
-    | huge_ints
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=40)
-    | st.sampled_from(EVENT_WORDS)
-)
-json_trees = st.recursive(
-    scalars,
-    lambda children: (
-        st.lists(children, max_size=5)
-        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8), children, max_size=6)
-    ),
-    max_leaves=40,
-)
-
-
-def deep(depth: int, leaf):
-    value = leaf
-    for level in range(depth):
-        value = [value] if level % 2 else {"x": value}
-    return value
-
-
-wrong_values = (
-    scalars
-    | st.lists(scalars, max_size=3)
-    | st.dictionaries(st.sampled_from(KEYS), scalars, max_size=3)
-    | st.integers(min_value=50, max_value=400).map(lambda depth: deep(depth, "a@example.org"))
-)
-
-ascii_word = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1)
-unicode_word = st.text(
-    st.characters(categories=["Lu", "Ll", "Nd"], exclude_characters="\u0130"),
-    min_size=1,
-    max_size=12,
-)
-odd_emails = st.builds(
-    lambda local, domain, tld: f"{local}@{domain}.{tld}",
-    unicode_word | ascii_word.map(lambda w: w[:20]),
-    unicode_word | ascii_word.map(lambda w: w[:20]),
-    st.sampled_from(["org", "COM", "Org", "xn--p1ai", "рф", "museum"]),
-)
-weird_emails = st.sampled_from(
-    [
-        "", " ", "@", "a@b", "a@@b.org", "a@b.org.", "a@.org", "@b.org", "a b@c.org",
-        "a\u0000@b.org", "\ud800@b.org", "a@b.org\n", "\u200b@b.org", "x" * 300 + "@b.org",
-        "ÜNÏ@EXÄMPLE.ORG", "Ada@Example.ORG", " padded@example.org ",
-    ]
-)  # fmt: skip
-emails = odd_emails | weird_emails | wrong_values
-
-
-def smtp_event(kind_word, email, meta, extra):
-    return {"type": kind_word, "email": email, "meta": meta, **extra}
-
-
-@st.composite
-def generic_v2_bodies(draw):
-    items = draw(
-        st.lists(
-            st.builds(
-                smtp_event,
-                st.sampled_from(EVENT_WORDS) | wrong_values,
-                emails,
-                st.text(max_size=20) | wrong_values,
-                st.dictionaries(st.sampled_from(KEYS), wrong_values, max_size=2),
-            ),
-            max_size=8,
-        )
-    )
-    if draw(st.booleans()):
-        split = draw(st.integers(0, len(items)))
-        events = {"success": items[:split], "failed": items[split:]}
-        if draw(st.booleans()):
-            events[draw(st.sampled_from(["other", "failed", "success"]))] = draw(wrong_values)
-        return {"version": draw(st.sampled_from(["v2", "V2", "v1", None, 2])), "events": events}
-    return [{"version": "v2", "event": "failed", **item} for item in items]
-
-
-@st.composite
-def legacy_bodies(draw):
-    groups = draw(
-        st.lists(
-            st.fixed_dictionaries(
-                {
-                    "event": st.sampled_from(
-                        ["softbounce", "hardbounce", "unsubscribe", "HARDBOUNCE"]
-                    )
-                    | wrong_values,
-                    "data": st.lists(
-                        st.fixed_dictionaries(
-                            {"e": emails},
-                            optional={"ts": huge_ints | wrong_values, "reason": wrong_values},
-                        ),
-                        max_size=5,
-                    )
-                    | wrong_values,
-                }
-            ),
-            max_size=4,
-        )
-    )
-    return groups
-
-
-@st.composite
-def sendgrid_bodies(draw):
-    return draw(
-        st.lists(
-            st.fixed_dictionaries(
-                {"event": st.sampled_from(EVENT_WORDS) | wrong_values, "email": emails},
-                optional={
-                    "timestamp": huge_ints | wrong_values,
-                    "sg_event_id": st.text(max_size=30) | wrong_values,
-                    "sg_message_id": wrong_values,
-                    "type": st.sampled_from(["bounce", "blocked"]) | wrong_values,
-                    "status": st.sampled_from(["5.1.1", "4.2.2"]) | wrong_values,
-                    "reason": st.sampled_from(["Invalid", "Bounced Address"]) | wrong_values,
-                    "asm_group_id": wrong_values,
-                    "meta": wrong_values,
-                },
-            ),
-            max_size=8,
-        )
-    )
-
-
-@st.composite
-def netcore_bodies(draw):
-    native = st.fixed_dictionaries(
-        {"EVENT": st.sampled_from(EVENT_WORDS) | wrong_values, "EMAIL": emails},
-        optional={
-            "TRANSID": huge_ints | wrong_values,
-            "TIMESTAMP": huge_ints | wrong_values,
-            "RESPONSE": wrong_values,
-            "X-APIHEADER": wrong_values,
-            "BOUNCE_TYPE": st.sampled_from(["SOFTBOUNCE", "HARDBOUNCE"]) | wrong_values,
-        },
-    )
-    migration = st.fixed_dictionaries(
-        {"event": st.sampled_from(EVENT_WORDS) | wrong_values, "email": emails},
-        optional={"timestamp": huge_ints | wrong_values, "sg_message_id": wrong_values},
-    )
-    return draw(st.lists(native | migration, max_size=8))
-
-
-FORMAT_BODIES = {
-    EmailProvider.Kind.SMTP: generic_v2_bodies() | legacy_bodies(),
-    EmailProvider.Kind.SENDGRID: sendgrid_bodies(),
-    EmailProvider.Kind.NETCORE: netcore_bodies(),
-}
-
-
-def dumps(value) -> bytes:
-    # allow_nan: Python writes NaN / Infinity literals, which json.loads accepts again.
-    return json.dumps(value, allow_nan=True).encode("utf-8", "surrogatepass")
 
 
 # --- properties ---------------------------------------------------------------------------------

@@ -359,7 +359,7 @@ def test_callback_requests_never_log_the_token(debug_logs, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(inbox, "encode", broken)
+    monkeypatch.setattr(inbox, "_store", broken)
     body = b'[{"event": "hardbounce", "data": [{"e": "a@example.org", "ts": 1}]}]'
     assert client.post(path, data=body, content_type="application/json").status_code == 500
     provider.rotate_callback_token()
