@@ -22,7 +22,6 @@ from .base import (
     INVALID_PAYLOAD,
     MAX_EVENTS,
     MAX_SECONDS,
-    PLAIN_EMAIL,
     SUPPRESSING_KINDS,
     BatchReport,
     CallbackEvent,
@@ -30,6 +29,7 @@ from .base import (
     ItemError,
     MalformedPayload,
     ParsedBatch,
+    all_plain_emails,
     check_count,
     clean_email,
     content_key,
@@ -64,7 +64,7 @@ RECIPIENT_DROP_REASONS = ("bounced address", "unsubscribed address", "spam repor
 class _PlainEvent(msgspec.Struct):
     """The fields of an event that decide the answer, in a form `parse` reads without error."""
 
-    email: Annotated[str, msgspec.Meta(pattern=PLAIN_EMAIL, max_length=254)]
+    email: Annotated[str, msgspec.Meta(max_length=254)]  # and plain: see `check`
     event: Annotated[str, msgspec.Meta(min_length=1)]
     timestamp: Annotated[int, msgspec.Meta(ge=0, le=MAX_SECONDS)] | None = None
 
@@ -76,16 +76,17 @@ def check(body: bytes) -> BatchReport:
     """`parse(body).report()`, found in C when every event is plainly readable.
 
     msgspec reads only the fields that could make an event unreadable and checks them against
-    `_PlainEvent`; a body it refuses, unusual rather than wrong as it may be, is parsed in
-    full. A 1000-event batch takes 0.6 ms this way, 3 ms through `parse`.
+    `_PlainEvent`, then one regular expression checks every address. A body refused either
+    way, unusual rather than wrong as it may be, is parsed in full. A 1000-event batch takes
+    0.3 ms this way, 3 ms through `parse`.
     """
     try:
-        count = len(_plain_events.decode(body))
+        events = _plain_events.decode(body)
     except (msgspec.DecodeError, ValueError, RecursionError):  # ValidationError included
         return parse(body).report()
-    if count > MAX_EVENTS:
-        return parse(body).report()  # refuses the body as a whole
-    return BatchReport(count, payload_format=FORMAT)
+    if len(events) > MAX_EVENTS or not all_plain_emails([event.email for event in events]):
+        return parse(body).report()  # refuses too many events whole; finds the odd address
+    return BatchReport(len(events), payload_format=FORMAT)
 
 
 def parse(body: bytes) -> ParsedBatch:

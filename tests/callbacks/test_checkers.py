@@ -6,6 +6,8 @@ else to the parser, so the properties mix plain events with hostile ones.
 """
 
 import json
+import signal
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -130,3 +132,28 @@ def test_too_many_plain_events_are_refused_whole():
     events = [{"email": "p@example.org", "event": "delivered"}] * 1001
     with pytest.raises(MalformedPayload, match="More than allowed events were sent"):
         sendgrid.check(json.dumps(events).encode())
+
+
+@contextmanager
+def interrupted_after(seconds: float):
+    """Raise TimeoutError in the block after `seconds`: a runaway match fails the test."""
+
+    def interrupt(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_odd_address_after_many_dotted_domains_is_found_without_backtracking():
+    """Every address matches in five ways; a naive pattern would retry all 5**999 of them."""
+    events = [{"email": "a@b.c.d.e.f.org", "event": "delivered"}] * 999
+    events.append({"email": "not-an-address", "event": "delivered"})
+    with interrupted_after(10):
+        report = sendgrid.check(json.dumps(events).encode())
+    assert [(e.index, e.error) for e in report.errors] == [(999, "Invalid email format")]
