@@ -85,15 +85,26 @@ def model_defaults(
     Bulk inserts fill the columns they do not set from the model's own defaults, so a field
     added to the model later does not break them.
     """
-    instance = model()
+
+    def default(model_field: models.Field, instance: models.Model):
+        if getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
+            return now
+        return model_field.pre_save(instance, add=True)
+
+    return _columns(model(), exclude, default)
+
+
+def insert_values(instance: models.Model) -> tuple[list[str], list]:
+    """Column names and database values of an unsaved `instance`, as `save()` inserts them."""
+    return _columns(instance, set(), lambda model_field, row: model_field.pre_save(row, add=True))
+
+
+def _columns(instance: models.Model, exclude: set[str], value_of) -> tuple[list[str], list]:
+    """Every concrete column but the primary key and `exclude`, with `value_of` its value."""
     names, values = [], []
-    for model_field in model._meta.concrete_fields:
+    for model_field in instance._meta.concrete_fields:
         if model_field.primary_key or model_field.name in exclude:
             continue
-        if getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
-            value = now
-        else:
-            value = model_field.pre_save(instance, add=True)
         names.append(connection.ops.quote_name(model_field.column))
-        values.append(model_field.get_db_prep_save(value, connection))
+        values.append(model_field.get_db_prep_save(value_of(model_field, instance), connection))
     return names, values

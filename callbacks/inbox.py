@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks import services
-from callbacks.bulk_sql import bound_cursor, model_defaults, table_name
+from callbacks.bulk_sql import bound_cursor, insert_values, model_defaults, table_name
 from callbacks.models import CallbackLog, InboxWakeup, PendingBatch
 from callbacks.parsers import parser_for
 from callbacks.parsers.base import CallbackEvent
@@ -45,28 +45,44 @@ SQLITE_PAUSE_SECONDS = 0.05
 
 
 def accept(callback_log: CallbackLog, body: bytes) -> None:
-    """Save the request's log and its checked body for a worker, in one transaction."""
+    """Save the request's log and its checked body for a worker, together; then wake one."""
     callback_log.applied_at = None  # until a worker has applied the events
-    with transaction.atomic():
-        callback_log.save()
-        _store(callback_log, body)
-        transaction.on_commit(wake_worker, robust=True)  # a failure leaves it to the sweep
+    _store(callback_log, body)
+    transaction.on_commit(wake_worker, robust=True)  # a failure leaves it to the sweep
 
 
 def _store(callback_log: CallbackLog, body: bytes) -> None:
-    """Insert the log's `PendingBatch`, its body (up to a few hundred kB) sent apart from the SQL.
+    """Insert the log and its `PendingBatch` atomically.
 
-    `PendingBatch.objects.create` would have psycopg quote the body into the statement text,
-    which PostgreSQL then parses back: a millisecond of the answer, for nothing.
+    On PostgreSQL this is one statement, the log inserted by a WITH clause: no BEGIN and
+    COMMIT around two inserts, three round trips fewer per request. The body (a few hundred
+    kB) is bound apart from the SQL; quoted into the statement text, it would cost PostgreSQL a
+    millisecond to parse back.
     """
-    names, values = model_defaults(PendingBatch, exclude={"log", "body"}, now=timezone.now())
-    placeholders = ", ".join(["%s"] * (len(names) + 2))
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            callback_log.save()
+            PendingBatch.objects.create(log=callback_log, body=body)
+        return
+    log_columns, log_values = insert_values(callback_log)
+    batch_columns, batch_values = model_defaults(
+        PendingBatch, exclude={"log", "body"}, now=callback_log.received_at
+    )
     sql = (
-        f"INSERT INTO {table_name(PendingBatch)} (log_id, body, {', '.join(names)}) "  # noqa: S608
-        f"VALUES ({placeholders})"
+        f"WITH log AS (INSERT INTO {table_name(CallbackLog)} ({', '.join(log_columns)}) "  # noqa: S608
+        f"VALUES ({_placeholders(len(log_values))}) RETURNING id) "
+        f"INSERT INTO {table_name(PendingBatch)} (log_id, body, {', '.join(batch_columns)}) "
+        f"VALUES ((SELECT id FROM log), {_placeholders(len(batch_values) + 1)}) RETURNING log_id"
     )
     with bound_cursor() as cursor:
-        cursor.execute(sql, [callback_log.pk, body, *values])
+        cursor.execute(sql, [*log_values, body, *batch_values])
+        callback_log.pk = cursor.fetchone()[0]
+    callback_log._state.adding = False
+    callback_log._state.db = connection.alias
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
 
 
 def wake_worker() -> None:

@@ -281,6 +281,33 @@ def test_the_inbox_keeps_the_body_as_posted_and_the_worker_parses_it(make_provid
     assert Profile.objects.filter(status=INACTIVE).exists()
 
 
+def test_the_log_and_its_batch_are_stored_as_save_would_store_them(smtp_provider):
+    log = CallbackLog(
+        provider=smtp_provider,
+        payload_format="generic_v2",
+        status_code=200,
+        events_total=6,
+        processed=5,
+        failed=1,
+        error="#3: Invalid email format",
+        body_excerpt='{"version": "v2"',
+    )
+    body = payload("generic_v2_nested.json")
+    with CaptureQueriesContext(connection) as queries:
+        inbox._store(log, body)
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1  # no BEGIN, no COMMIT, one insert feeding the other
+
+    stored = CallbackLog.objects.get()
+    assert (stored.pk, log._state.adding) == (log.pk, False)
+    fields = [f.attname for f in CallbackLog._meta.concrete_fields]
+    assert [getattr(stored, name) for name in fields] == [getattr(log, name) for name in fields]
+    assert stored.kind_counts == {} and stored.received_at is not None
+    batch = PendingBatch.objects.get()
+    assert (bytes(batch.body), batch.attempts, batch.events) == (body, 0, "")
+    assert batch.retry_at <= timezone.now()
+
+
 def test_a_batch_stored_as_parsed_events_by_the_previous_release_is_applied(smtp_provider):
     """Before callbacks.0009 the inbox kept parsed events, not the body."""
     log = CallbackLog.objects.create(provider=smtp_provider, method="POST", status_code=200)
