@@ -81,8 +81,9 @@ def check(body: bytes) -> BatchReport:
     0.3 ms this way, 3 ms through `parse`.
     """
     try:
+        body.decode()  # msgspec skips the fields it does not read without checking their UTF-8
         events = _plain_events.decode(body)
-    except (msgspec.DecodeError, ValueError, RecursionError):  # ValidationError included
+    except (msgspec.DecodeError, ValueError, RecursionError):  # ValidationError, UnicodeError
         return parse(body).report()
     if len(events) > MAX_EVENTS or not all_plain_emails([event.email for event in events]):
         return parse(body).report()  # refuses too many events whole; finds the odd address

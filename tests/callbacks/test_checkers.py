@@ -101,6 +101,21 @@ def test_addresses_at_the_edges_of_the_plain_pattern(email):
     assert outcome(sendgrid.check, body) == parsed(EmailProvider.Kind.SENDGRID, body)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"email": "a@b.org", "event": "delivered", "\xffsg_event_id": "x"}]',
+        b'[{"email": "a@b.org", "event": "delivered", "reason": "\xff"}]',
+        b'[{"email": "a@b.org", "event": "delivered", "reason": "\\ud800"}]',
+        b'[{"email": "a@b.org", "event": "delivered", "status": NaN}]',
+    ],
+)
+def test_what_the_check_does_not_read_is_still_valid_json(body):
+    """Invalid UTF-8 in a field the check skips is refused, as the parser refuses it; what
+    only Python's json accepts (lone surrogates, NaN) is accepted, as the parser accepts it."""
+    assert outcome(sendgrid.check, body) == parsed(EmailProvider.Kind.SENDGRID, body)
+
+
 def test_a_plain_batch_is_checked_without_parsing_it(monkeypatch):
     def no_parse(body):
         raise AssertionError("parsed")
