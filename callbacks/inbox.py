@@ -158,12 +158,7 @@ def apply_pending(budget_seconds: float = APPLY_BUDGET_SECONDS) -> int:
 def _apply_next() -> int | None:
     """Apply the oldest due batch: 1 if it was applied, 0 if it failed, None if none was due."""
     with transaction.atomic():
-        pending = (
-            _due()
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("log__provider")
-            .first()
-        )
+        pending = _lock_next_due()
         if pending is None:
             return None
         try:
@@ -174,6 +169,17 @@ def _apply_next() -> int | None:
             log.exception("Callback batch of log %s failed", pending.log_id)
             _postpone(pending, exc)
             return 0
+
+
+def _lock_next_due() -> PendingBatch | None:
+    """The oldest due batch, locked for this worker, with its log and provider.
+
+    The batch is picked by a subquery on the inbox alone, then joined: picked from the join,
+    PostgreSQL walked the callback log in id order, every request it ever logged, to reach
+    the oldest waiting batch (17 ms behind 8,000 applied requests, and growing).
+    """
+    oldest = _due().select_for_update(skip_locked=True).values("pk")[:1]
+    return PendingBatch.objects.filter(pk__in=oldest).select_related("log__provider").first()
 
 
 def _due():

@@ -1,5 +1,6 @@
 """The callback inbox: accepted first, applied by a worker, exactly once, failures retried."""
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -368,6 +369,43 @@ def test_pending_bodies_are_compressed_with_lz4():
             "WHERE attrelid = 'callbacks_pendingbatch'::regclass AND attname = 'body'"
         )
         assert cursor.fetchone()[0] == "l"  # pglz, the default, took three times as long
+
+
+@requires_postgres
+def test_the_next_batch_is_found_without_walking_the_callback_log(smtp_provider):
+    """A backlog waits behind requests applied earlier. The oldest batch must be picked from
+    the inbox alone: picked from its join with the log, PostgreSQL may walk the log's whole
+    history in id order to reach it (it did, under load)."""
+    now = timezone.now()
+    excerpt = secrets.token_hex(1000)  # as long as a real excerpt, and as incompressible
+    logs = CallbackLog.objects.bulk_create(
+        CallbackLog(provider=smtp_provider, status_code=200, body_excerpt=excerpt, applied_at=now)
+        for _ in range(4000)
+    )
+    PendingBatch.objects.bulk_create(PendingBatch(log=log, body=b"[]") for log in logs[3000:])
+    CallbackLog.objects.filter(pk__gte=logs[3000].pk).update(applied_at=None)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE callbacks_callbacklog, callbacks_pendingbatch")
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assert inbox._lock_next_due().log_id == logs[3000].pk
+    [query] = queries
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query['sql']}")
+        [[plan]] = cursor.fetchone()
+    [pick] = plan_nodes(plan["Plan"], "LockRows")  # where the batch is chosen and locked
+    assert relations(pick) == {"callbacks_pendingbatch"}
+    assert plan["Plan"]["Shared Hit Blocks"] + plan["Plan"]["Shared Read Blocks"] < 50
+
+
+def plan_nodes(node: dict, node_type: str) -> list[dict]:
+    found = [node] if node["Node Type"] == node_type else []
+    return found + [n for child in node.get("Plans", []) for n in plan_nodes(child, node_type)]
+
+
+def relations(node: dict) -> set[str]:
+    names = {node["Relation Name"]} if "Relation Name" in node else set()
+    return names.union(*(relations(child) for child in node.get("Plans", [])))
 
 
 def test_the_inbox_is_swept_on_the_beat_schedule():
