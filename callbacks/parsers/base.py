@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -42,6 +42,22 @@ _PLAIN_EMAIL = rf"[!-~]+@{_DOMAIN_EDGE}[!-?A-~]*\.[!-?A-~]*{_DOMAIN_EDGE}"
 # several ways, and without it a refused line would retry every way of matching every earlier
 # line, exponentially many.
 _PLAIN_EMAIL_LINES = re.compile(rf"(?>{_PLAIN_EMAIL}\n)*+")
+
+
+# Field types for the checkers' msgspec Structs: values the parser reads without error. An
+# address must also pass `all_plain_emails`.
+CheckedEmail = Annotated[str, msgspec.Meta(max_length=254)]
+CheckedWord = Annotated[str, msgspec.Meta(min_length=1)]
+CheckedTime = Annotated[int, msgspec.Meta(ge=0, le=MAX_SECONDS)] | None
+
+
+def decode_checked(decoder: msgspec.json.Decoder, body: bytes) -> Any | None:
+    """`body` as a checker's typed `decoder` reads it, or None if it refuses the body."""
+    try:
+        body.decode()  # msgspec skips the fields it does not read without checking their UTF-8
+        return decoder.decode(body)
+    except (msgspec.DecodeError, ValueError, RecursionError):  # ValidationError, UnicodeError
+        return None
 
 
 def all_plain_emails(emails: list[str]) -> bool:

@@ -12,7 +12,7 @@ the group id in the reason; ``deferred``, ``processed``, engagement and any unkn
 logged and counted only.
 """
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
@@ -21,10 +21,12 @@ from callbacks.models import EventKind
 from .base import (
     INVALID_PAYLOAD,
     MAX_EVENTS,
-    MAX_SECONDS,
     SUPPRESSING_KINDS,
     BatchReport,
     CallbackEvent,
+    CheckedEmail,
+    CheckedTime,
+    CheckedWord,
     EventError,
     ItemError,
     MalformedPayload,
@@ -33,6 +35,7 @@ from .base import (
     check_count,
     clean_email,
     content_key,
+    decode_checked,
     load_json,
     parse_timestamp,
     require_keys,
@@ -64,9 +67,9 @@ RECIPIENT_DROP_REASONS = ("bounced address", "unsubscribed address", "spam repor
 class _PlainEvent(msgspec.Struct):
     """The fields of an event that decide the answer, in a form `parse` reads without error."""
 
-    email: Annotated[str, msgspec.Meta(max_length=254)]  # and plain: see `check`
-    event: Annotated[str, msgspec.Meta(min_length=1)]
-    timestamp: Annotated[int, msgspec.Meta(ge=0, le=MAX_SECONDS)] | None = None
+    email: CheckedEmail
+    event: CheckedWord
+    timestamp: CheckedTime = None
 
 
 _plain_events = msgspec.json.Decoder(list[_PlainEvent])
@@ -80,13 +83,13 @@ def check(body: bytes) -> BatchReport:
     way, unusual rather than wrong as it may be, is parsed in full. A 1000-event batch takes
     0.3 ms this way, 3 ms through `parse`.
     """
-    try:
-        body.decode()  # msgspec skips the fields it does not read without checking their UTF-8
-        events = _plain_events.decode(body)
-    except (msgspec.DecodeError, ValueError, RecursionError):  # ValidationError, UnicodeError
-        return parse(body).report()
-    if len(events) > MAX_EVENTS or not all_plain_emails([event.email for event in events]):
-        return parse(body).report()  # refuses too many events whole; finds the odd address
+    events = decode_checked(_plain_events, body)
+    if (
+        events is None
+        or len(events) > MAX_EVENTS
+        or not all_plain_emails([event.email for event in events])
+    ):
+        return parse(body).report()  # refuses the body, or finds the odd events
     return BatchReport(len(events), payload_format=FORMAT)
 
 

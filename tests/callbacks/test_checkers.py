@@ -13,10 +13,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callbacks.parsers import CHECKERS, PARSERS, BatchReport, MalformedPayload, sendgrid
+from callbacks.parsers import (
+    CHECKERS,
+    PARSERS,
+    BatchReport,
+    EventError,
+    MalformedPayload,
+    netcore,
+    sendgrid,
+)
 from callbacks.parsers.base import MAX_SECONDS
 from providers.models import EmailProvider
-from tests.callback_strategies import FORMAT_BODIES, dumps, json_trees, sendgrid_bodies
+from tests.callback_strategies import FORMAT_BODIES, dumps, json_trees
 
 PROPERTY = settings(
     max_examples=300,
@@ -26,23 +34,44 @@ PROPERTY = settings(
 
 label = st.text("abcdefghijklmnopqrstuvwxyz0123456789-_+", min_size=1, max_size=12)
 plain_emails = st.builds(lambda local, domain: f"{local}@{domain}.org", label, label)
-plain_events = st.fixed_dictionaries(
+plain_times = st.integers(0, MAX_SECONDS)
+plain_sendgrid_events = st.fixed_dictionaries(
     {
         "email": plain_emails,
         "event": st.sampled_from(["delivered", "bounce", "dropped", "spamreport", "open"]),
-        "timestamp": st.integers(0, MAX_SECONDS),
+        "timestamp": plain_times,
         "sg_event_id": label,
     },
     optional={"type": st.sampled_from(["bounce", "blocked"]), "reason": label},
 )
+plain_netcore_events = st.fixed_dictionaries(
+    {
+        "EMAIL": plain_emails,
+        "EVENT": st.sampled_from(["sent", "bounced", "dropped", "abuse", "opened"]),
+        "TIMESTAMP": plain_times,
+        "TRANSID": st.integers(0, 2**63),
+    },
+    optional={"BOUNCE_TYPE": st.sampled_from(["SOFTBOUNCE", "HARDBOUNCE"]), "RESPONSE": label},
+) | st.fixed_dictionaries(
+    {
+        "email": plain_emails,
+        "event": st.sampled_from(["delivered", "bounce", "dropped", "abuse", "open"]),
+        "timestamp": plain_times,
+        "sg_message_id": label,
+    },
+)
+PLAIN_EVENTS = {
+    EmailProvider.Kind.SENDGRID: plain_sendgrid_events,
+    EmailProvider.Kind.NETCORE: plain_netcore_events,
+}
 
 
 @st.composite
-def mostly_plain_sendgrid_bodies(draw):
+def mostly_plain_bodies(draw, kind):
     """Plain events, now and then one from the hostile strategy at a random place."""
-    events = draw(st.lists(plain_events, max_size=20))
+    events = draw(st.lists(PLAIN_EVENTS[kind], max_size=20))
     if draw(st.booleans()):
-        [odd, *_] = draw(sendgrid_bodies().filter(bool))
+        [odd, *_] = draw(FORMAT_BODIES[kind].filter(bool))
         events.insert(draw(st.integers(0, len(events))), odd)
     return events
 
@@ -67,11 +96,12 @@ def test_every_checker_says_what_its_parser_says(kind, data):
     assert outcome(CHECKERS[kind], body) == parsed(kind, body)
 
 
+@pytest.mark.parametrize("kind", list(PLAIN_EVENTS))
 @PROPERTY
-@given(events=mostly_plain_sendgrid_bodies())
-def test_the_sendgrid_check_says_what_the_parse_says(events):
-    body = dumps(events)
-    assert outcome(sendgrid.check, body) == parsed(EmailProvider.Kind.SENDGRID, body)
+@given(data=st.data())
+def test_a_quick_check_says_what_the_parse_says(kind, data):
+    body = dumps(data.draw(mostly_plain_bodies(kind)))
+    assert outcome(CHECKERS[kind], body) == parsed(kind, body)
 
 
 @pytest.mark.parametrize(
@@ -143,10 +173,56 @@ def test_an_unreadable_event_sends_the_body_to_the_parser():
     ]
 
 
-def test_too_many_plain_events_are_refused_whole():
+NATIVE = {"EVENT": "sent", "EMAIL": "p@example.org", "TIMESTAMP": 1700000000, "TRANSID": 7}
+MIGRATION = {"event": "delivered", "email": "p@example.org", "timestamp": 1700000000}
+
+
+@pytest.mark.parametrize(
+    ("events", "payload_format"),
+    [
+        ([NATIVE] * 100, netcore.FORMAT),
+        ([MIGRATION] * 100, netcore.MIGRATION_FORMAT),
+        ([NATIVE, MIGRATION] * 50, netcore.MIGRATION_FORMAT),
+        ([], netcore.FORMAT),  # Netcore's check of a new URL
+    ],
+)
+def test_a_plain_netcore_batch_is_checked_without_parsing_it(monkeypatch, events, payload_format):
+    def no_parse(body):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(netcore, "parse", no_parse)
+    report = netcore.check(json.dumps(events).encode())
+    assert report == BatchReport(len(events), payload_format=payload_format)
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"EVENT": "sent", "email": "p@example.org"}, "Mandatory parameter missing: EMAIL"),
+        ({"EVENT": "sent", "EMAIL": ""}, "Mandatory parameter missing: EMAIL"),
+        ({"EVENT": "", "EMAIL": "p@example.org"}, "Mandatory parameter missing: EVENT"),
+        ({"EMAIL": "p@example.org"}, "Mandatory parameter missing: event"),
+        ({"email": "p@example.org"}, "Mandatory parameter missing: event"),
+        ({"event": "delivered"}, "Mandatory parameter missing: email"),
+    ],
+)
+def test_a_netcore_item_without_its_mandatory_keys_refuses_the_batch(item, message):
+    with pytest.raises(MalformedPayload, match=message):
+        netcore.check(json.dumps([NATIVE, item]).encode())
+
+
+def test_netcore_times_as_strings_are_read_by_the_parser():
+    """Older Netcore samples send TIMESTAMP as a string: valid, but not for the quick check."""
+    events = [NATIVE, {**NATIVE, "TIMESTAMP": "1700000000"}, {**NATIVE, "TIMESTAMP": "soon"}]
+    report = netcore.check(json.dumps(events).encode())
+    assert (report.total, report.errors) == (3, (EventError(2, "Invalid timestamp"),))
+
+
+@pytest.mark.parametrize("check", [sendgrid.check, netcore.check])
+def test_too_many_plain_events_are_refused_whole(check):
     events = [{"email": "p@example.org", "event": "delivered"}] * 1001
     with pytest.raises(MalformedPayload, match="More than allowed events were sent"):
-        sendgrid.check(json.dumps(events).encode())
+        check(json.dumps(events).encode())
 
 
 @contextmanager
