@@ -7,9 +7,9 @@ workers on Redis (CELERY_BROKER_URL, default redis://127.0.0.1:6379/8) that appl
 inbox. Reports the events per second the endpoint accepted and the per-batch latency, the
 events per second applied end to end (until the workers emptied the inbox), then the floors:
 PostgreSQL COPY of the same rows into a bare table (before and after the load; the faster
-counts), and a bare Django view that only parses the JSON. With ``--workers 0`` no worker runs during the load, which measures the endpoint
-alone; the batches it accepted are then discarded, unapplied (a minute of them takes a worker
-a quarter of an hour to apply).
+counts), and a bare Django view that only parses the JSON. With ``--workers 0`` no worker runs
+during the load, which measures the endpoint alone; the batches it accepted are then
+discarded, unapplied (a minute of them takes a worker a quarter of an hour to apply).
 """
 
 import argparse
