@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from providers.models import EmailProvider
 
 from . import inbox, samples, services, signatures
+from .bulk_sql import table_name
 from .forms import SoftBouncePolicyForm
 from .models import CallbackLog, SoftBouncePolicy
 from .parsers import BatchReport, MalformedPayload, checker_for, parser_for
@@ -115,9 +116,8 @@ def _provider_for_token(token: str) -> EmailProvider | None:
 
 @functools.cache
 def _provider_by_token_sql() -> str:
-    table = connection.ops.quote_name(EmailProvider._meta.db_table)
     column = connection.ops.quote_name(EmailProvider._meta.get_field("callback_token").column)
-    return f"SELECT * FROM {table} WHERE {column} = %s"  # noqa: S608
+    return f"SELECT * FROM {table_name(EmailProvider)} WHERE {column} = %s"  # noqa: S608
 
 
 def _read_body(request) -> bytes | None:
