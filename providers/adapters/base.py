@@ -6,6 +6,16 @@ headers, timeouts, TLS trust, and wrapping of network errors into `DeliveryError
 only translates: `_send()` speaks the ESP's protocol, `_translate_error()` names the ESP's own
 failures, and `check_connection()` walks through the settings without sending mail.
 
+Standard headers
+----------------
+Every message gets ``Date`` (RFC 5322 requires it) and a ``Message-ID`` in the sender's
+domain, whichever adapter carries it: the SMTP message itself, or the API payload's headers.
+
+``List-Unsubscribe`` points at the provider's preference center choice. RFC 8058 one-click
+(``List-Unsubscribe-Post``) is claimed only for Postdesk's own unsubscribe URL, the one place
+known to accept the mailbox provider's POST; a custom page gets the plain header. A test
+email's links carry a test mark and change nothing (seed 003).
+
 The meta header
 ---------------
 Every message carries ``X-Postdesk-Meta: <recipient>|<test_email_id>|<provider_id>``. It plays
@@ -20,7 +30,10 @@ from __future__ import annotations
 import socket
 import ssl
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -65,6 +78,15 @@ class OutgoingMessage:
     text: str
     html: str = ""
     meta: str = ""
+    is_test: bool = False  # its unsubscribe and preference links must not act
+
+
+@dataclass
+class UnsubscribeLink:
+    """Where List-Unsubscribe points; `one_click` when Postdesk receives the RFC 8058 POST."""
+
+    url: str
+    one_click: bool
 
 
 @dataclass
@@ -143,13 +165,17 @@ class Adapter:
     # --- shared by all adapters ----------------------------------------------------
     def envelope(self, message: OutgoingMessage) -> Envelope:
         provider = self.provider
-        headers = {}
+        headers = {
+            "Date": format_datetime(datetime.now(UTC)),
+            "Message-ID": make_msgid(domain=sender_domain(provider.from_address)),
+        }
         if message.meta:
             headers[META_HEADER] = message.meta
-        unsubscribe_url = self.unsubscribe_url(message.to)
-        if unsubscribe_url:
-            headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-            headers["List-Unsubscribe-Post"] = ONE_CLICK
+        unsubscribe = self.unsubscribe_link(message.to, test=message.is_test)
+        if unsubscribe:
+            headers["List-Unsubscribe"] = f"<{unsubscribe.url}>"
+            if unsubscribe.one_click:
+                headers["List-Unsubscribe-Post"] = ONE_CLICK
         return Envelope(
             to=message.to,
             subject=message.subject,
@@ -162,25 +188,32 @@ class Adapter:
             headers=headers,
         )
 
-    def unsubscribe_url(self, recipient: str) -> str:
-        """Where List-Unsubscribe points (RFC 2369 / RFC 8058 one-click), or "" for none.
+    def unsubscribe_link(self, recipient: str, *, test: bool = False) -> UnsubscribeLink | None:
+        """Where List-Unsubscribe points (RFC 2369), or None for no header.
 
         System preference center: the signed one-click URL, which accepts the mailbox
-        provider's ``POST List-Unsubscribe=One-Click``. Custom: the marketer's URL, which must
-        accept that POST too. None: no header.
+        provider's ``POST List-Unsubscribe=One-Click`` (RFC 8058). Custom: the marketer's URL,
+        without the one-click claim, since nobody knows that page accepts the POST. None: no
+        header.
         """
         from profiles import preference_links
         from providers.models import EmailProvider
 
         choice = self.provider.preference_center
         if choice == EmailProvider.PreferenceCenter.SYSTEM:
-            return preference_links.one_click_unsubscribe_url(recipient)
-        if choice == EmailProvider.PreferenceCenter.CUSTOM:
-            return self.provider.preference_center_url
-        return ""
+            url = preference_links.one_click_unsubscribe_url(recipient, test=test)
+            return UnsubscribeLink(url, one_click=True)
+        if choice == EmailProvider.PreferenceCenter.CUSTOM and self.provider.preference_center_url:
+            return UnsubscribeLink(self.provider.preference_center_url, one_click=False)
+        return None
 
     def _wrap_network_error(self, exc: Exception) -> DeliveryError | None:
         return wrap_network_error(exc)
+
+
+def sender_domain(from_address: str) -> str:
+    """The domain for Message-ID: the sender's, else the site's (never a slow DNS lookup)."""
+    return from_address.rpartition("@")[2] or urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
 def wrap_network_error(exc: BaseException) -> DeliveryError | None:

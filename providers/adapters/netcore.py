@@ -8,8 +8,9 @@ Content types are Netcore's own words (``html``, ``amp``), not MIME types; ``rep
 plain address. The meta value goes in the per-recipient headers and in ``token_to``, which
 Netcore's webhook echoes back as ``X-APIHEADER``.
 
-Unsubscribe: the provider's "Unsubscribe Page" (seed 000) wins when set; otherwise the
-preference center choice applies, as for every provider.
+Unsubscribe: the provider's "Unsubscribe Page" (seed 000) wins when set, without the one-click
+claim (it is not Postdesk's page); otherwise the preference center choice applies, as for every
+provider.
 
 "Test connection" posts an empty JSON object to the send endpoint. Netcore has no documented
 read-only endpoint; an empty body cannot send mail. A 401/403 means the key is refused; a 400
@@ -19,7 +20,7 @@ before it validates is an observation about HTTP APIs in general, not a document
 
 from __future__ import annotations
 
-from .base import CheckStep, Envelope, HttpApiAdapter, SendResult
+from .base import CheckStep, Envelope, HttpApiAdapter, SendResult, UnsubscribeLink
 
 SEND_PATH = "/v5.1/mail/send"
 
@@ -30,8 +31,10 @@ class NetcoreAdapter(HttpApiAdapter):
     def headers(self) -> dict[str, str]:
         return {"api_key": self.secret, "Accept": "application/json"}
 
-    def unsubscribe_url(self, recipient: str) -> str:
-        return self.provider.unsubscribe_page_url or super().unsubscribe_url(recipient)
+    def unsubscribe_link(self, recipient: str, *, test: bool = False) -> UnsubscribeLink | None:
+        if self.provider.unsubscribe_page_url:  # not ours: no one-click claim
+            return UnsubscribeLink(self.provider.unsubscribe_page_url, one_click=False)
+        return super().unsubscribe_link(recipient, test=test)
 
     def payload(self, envelope: Envelope) -> dict:
         sender = {"email": envelope.from_address}

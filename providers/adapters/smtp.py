@@ -19,7 +19,6 @@ import ssl
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from .base import (
     Adapter,
@@ -198,8 +197,6 @@ class SmtpAdapter(Adapter):
         message["To"] = envelope.to
         if envelope.reply_to:
             message["Reply-To"] = envelope.reply_to
-        domain = envelope.from_address.rpartition("@")[2] or None
-        message["Message-ID"] = make_msgid(domain=domain)
         for name, value in envelope.headers.items():
             message[name] = value
         message.set_content(envelope.text)

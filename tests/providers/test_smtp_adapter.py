@@ -2,6 +2,8 @@
 
 import base64
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import pytest
 
@@ -59,9 +61,14 @@ def test_message_arrives_with_sender_reply_to_and_meta_header(smtp_server, schem
     assert mail["Reply-To"] == "help@acme.test"
     assert mail["To"] == "ada@example.org"
     assert mail["X-Postdesk-Meta"] == "ada@example.org|7|3"
+    # A custom page is not known to accept the RFC 8058 POST: no one-click claim for it.
     assert mail["List-Unsubscribe"] == "<https://acme.test/prefs>"
-    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert mail["List-Unsubscribe-Post"] is None
     assert mail["Message-ID"] == result.message_id
+    assert mail["Message-ID"].endswith("@acme.test>")
+    sent_at = parsedate_to_datetime(mail["Date"])
+    assert abs(datetime.now(UTC) - sent_at) < timedelta(minutes=1)
+    assert len(mail.get_all("Date")) == len(mail.get_all("Message-ID")) == 1
     assert mail.get_body(("plain",)).get_content().strip() == "Hello"
     assert result.code == 250
     if tls:
