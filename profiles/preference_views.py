@@ -5,6 +5,7 @@ from django.core import signing
 from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
+from django.views import csrf
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from . import services
 from .forms import PreferencesForm
 from .models import Profile
-from .preference_links import read_token
+from .preference_links import PreferenceLink, read_link
 
 ONE_CLICK_BODY = ("List-Unsubscribe", "One-Click")
 
@@ -23,10 +24,10 @@ class LinkRefused(Exception):
         self.status = status
 
 
-def email_from_token(token: str) -> str:
-    """The address a link was made for; LinkRefused(410) when expired, (400) when not ours."""
+def link_from_token(token: str) -> PreferenceLink:
+    """What a link was made for; LinkRefused(410) when expired, (400) when not ours."""
     try:
-        return read_token(token)
+        return read_link(token)
     except signing.SignatureExpired as exc:
         raise LinkRefused(410) from exc
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
@@ -34,9 +35,11 @@ def email_from_token(token: str) -> str:
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    # The token in the URL is a credential for this address: keep it out of referrers,
-    # search engines and shared caches.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token in the URL is a credential for this address: keep it out of other sites'
+    # referrers, search engines and shared caches. "same-origin", not "no-referrer": with no
+    # referrer the browser posts the page's own form with "Origin: null", which the CSRF
+    # check refuses.
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 
@@ -47,13 +50,20 @@ def _refused_page(request, status: int) -> HttpResponse:
     )
 
 
+def _test_link_page(request, link: PreferenceLink) -> HttpResponse:
+    return _private(render(request, "profiles/test_email_link.html", {"email": link.email}))
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def preferences(request, token):
     try:
-        email = email_from_token(token)
+        link = link_from_token(token)
     except LinkRefused as refused:
         return _refused_page(request, refused.status)
+    if link.is_test:
+        return _test_link_page(request, link)
+    email = link.email
     if request.method == "POST":
         form = PreferencesForm(request.POST)
         if form.is_valid():
@@ -88,10 +98,11 @@ def one_click_unsubscribe(request, token):
 
     No cookies, no CSRF token and no page: the answer is a plain 200. A person who opens the
     link in a browser (a GET) is sent to the preference center instead, so link scanners that
-    prefetch URLs never unsubscribe anyone.
+    prefetch URLs never unsubscribe anyone. A test email's link answers 200 and changes
+    nothing.
     """
     try:
-        email = email_from_token(token)
+        link = link_from_token(token)
     except LinkRefused as refused:
         if request.method == "GET":
             return _refused_page(request, refused.status)
@@ -99,6 +110,8 @@ def one_click_unsubscribe(request, token):
         return HttpResponse(message, status=refused.status, content_type="text/plain")
     if request.method == "GET":
         return redirect("profiles:preferences", token=token)
+    if link.is_test:
+        return _private(HttpResponse("A test email: nothing changed.", content_type="text/plain"))
     try:
         value = request.POST.get(ONE_CLICK_BODY[0], "")
     except MultiPartParserError:
@@ -107,5 +120,22 @@ def one_click_unsubscribe(request, token):
         return HttpResponse(
             "Expected the body List-Unsubscribe=One-Click.", status=400, content_type="text/plain"
         )
-    services.unsubscribe_from_all(email, method="one-click")
+    services.unsubscribe_from_all(link.email, method="one-click")
     return _private(HttpResponse("You are unsubscribed.", content_type="text/plain"))
+
+
+PUBLIC_FORMS = {"profiles:preferences"}
+
+
+def csrf_failure(request, reason: str = "") -> HttpResponse:
+    """settings.CSRF_FAILURE_VIEW: a recipient's page for the public forms, Django's elsewhere.
+
+    A recipient whose form fails the CSRF check (the page was open for long, cookies are
+    blocked) sees what happened and how to try again, never Django's 403 or debug page.
+    """
+    match = request.resolver_match
+    if match is None or match.view_name not in PUBLIC_FORMS:
+        return csrf.csrf_failure(request, reason)
+    return _private(
+        render(request, "profiles/form_refused.html", {"retry_url": request.path}, status=403)
+    )

@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import strip_tags
 
+from profiles import preference_links
 from providers.adapters import DeliveryError, OutgoingMessage, adapter_for, make_meta
 from providers.models import TestEmail
 
@@ -99,11 +100,23 @@ def _record_failure(
 
 
 def build_message(test_email: TestEmail, meta: str) -> OutgoingMessage:
-    """The test email itself; its words live in providers/test_email_message.html."""
+    """The test email itself; its words live in providers/test_email_message.html.
+
+    It is marked as a test, so its unsubscribe and preference links lead to a page that says
+    so and change nothing (seed 003).
+    """
     provider = test_email.provider
+    preferences_url = ""
+    if provider.preference_center == provider.PreferenceCenter.SYSTEM:
+        preferences_url = preference_links.preference_center_url(test_email.recipient, test=True)
     html = render_to_string(
         "providers/test_email_message.html",
-        {"provider": provider, "test_email": test_email, "site_url": settings.SITE_URL},
+        {
+            "provider": provider,
+            "test_email": test_email,
+            "site_url": settings.SITE_URL,
+            "preferences_url": preferences_url,
+        },
     )
     text = "\n".join(line.strip() for line in strip_tags(html).splitlines())
     text = "\n".join(part for part in text.split("\n\n") if part.strip()).strip() + "\n"
@@ -113,6 +126,7 @@ def build_message(test_email: TestEmail, meta: str) -> OutgoingMessage:
         text=text,
         html=html,
         meta=meta,
+        is_test=True,
     )
 
 
