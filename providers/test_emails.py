@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
+from profiles.models import Profile, normalize_email
 from providers.connection_check import check_provider_settings
 from providers.models import EmailProvider, TestEmail
 from providers.sending import enqueue_test_email, mark_stale
@@ -27,12 +28,29 @@ class TestEmailForm(forms.Form):
 TestEmailForm.__test__ = False  # not a pytest test class
 
 
+def unconfirmed_inactive_profile(recipient: str, confirmed: str) -> Profile | None:
+    """The recipient's profile if it is Inactive and sending to it is not yet confirmed.
+
+    The warning's "Send anyway" button posts the address it named as `confirmed`, so changing
+    the recipient after the warning asks again.
+    """
+    email = normalize_email(recipient)
+    if normalize_email(confirmed) == email:
+        return None
+    return Profile.objects.filter(email=email, status=Profile.Status.INACTIVE).first()
+
+
 @login_required
 def send_test_email(request, pk):
     provider = get_object_or_404(EmailProvider, pk=pk)
+    inactive = None
     if request.method == "POST":
         form = TestEmailForm(request.POST)
         if form.is_valid():
+            inactive = unconfirmed_inactive_profile(
+                form.cleaned_data["recipient"], request.POST.get("send_anyway", "")
+            )
+        if form.is_valid() and inactive is None:
             test_email = TestEmail.objects.create(
                 provider=provider,
                 recipient=form.cleaned_data["recipient"],
@@ -47,7 +65,11 @@ def send_test_email(request, pk):
             return redirect("providers:test_email", test_email.pk)
     else:
         form = TestEmailForm(initial={"recipient": request.user.email})
-    return render(request, "providers/test_email_form.html", {"provider": provider, "form": form})
+    return render(
+        request,
+        "providers/test_email_form.html",
+        {"provider": provider, "form": form, "inactive_profile": inactive},
+    )
 
 
 def _load(pk: int) -> TestEmail:
