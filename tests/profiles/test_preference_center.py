@@ -247,3 +247,90 @@ def test_opening_the_one_click_link_in_a_browser_unsubscribes_nobody(client):
     assert response.status_code == 302
     assert response["Location"] == reverse("profiles:preferences", args=[token])
     assert not Profile.objects.exists()
+
+
+# --- The form's CSRF check -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_pages_own_form_passes_the_origin_check(csrf_client):
+    """What Chromium sends under Referrer-Policy same-origin: the page's own origin."""
+    url = pref_url()
+    token = csrf_client.get(url).cookies["csrftoken"].value
+    response = csrf_client.post(
+        url,
+        {"categories": Category.values, "unsubscribe_all": "on", "csrfmiddlewaretoken": token},
+        HTTP_ORIGIN="http://testserver",
+    )
+    assert response.status_code == 302
+    assert Profile.objects.get(email="reader@example.com").status == Profile.Status.INACTIVE
+
+
+@pytest.mark.django_db
+def test_a_failed_csrf_check_shows_a_recipients_page(csrf_client, settings):
+    settings.DEBUG = True  # even then: never Django's debug or 403 page for a recipient
+    url = pref_url()
+    response = csrf_client.post(url, {"unsubscribe_all": "on"}, HTTP_ORIGIN="null")
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "Your preferences were not saved" in body
+    assert f'href="{url}"' in body
+    assert "CSRF" not in body
+    assert response["Referrer-Policy"] == "same-origin"
+    assert not Profile.objects.exists()
+
+
+@pytest.mark.django_db
+def test_dashboard_forms_keep_djangos_csrf_page(csrf_client):
+    response = csrf_client.post(reverse("login"), {"username": "x", "password": "y"})
+    assert response.status_code == 403
+    assert "CSRF verification failed" in response.content.decode()
+
+
+# --- Links from test emails (seed 003: the unsubscribe link does not work in test emails) ---
+
+
+def from_test_email(email="reader@example.com", name="profiles:preferences") -> str:
+    return reverse(name, args=[preference_links.make_token(email, test=True)])
+
+
+def test_test_links_are_marked_inside_the_signature():
+    token = preference_links.make_token("Reader@Example.com", test=True)
+    assert preference_links.read_link(token) == preference_links.PreferenceLink(
+        "reader@example.com", is_test=True
+    )
+    assert not preference_links.read_link(preference_links.make_token("a@b.c")).is_test
+
+
+@pytest.mark.django_db
+def test_a_test_emails_preference_link_says_so_and_changes_nothing(client):
+    profile = ProfileFactory(email="reader@example.com")
+    page = client.get(from_test_email())
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "This link came from a test email" in body
+    assert "Save preferences" not in body
+
+    posted = client.post(from_test_email(), {"categories": [], "unsubscribe_all": "on"})
+    assert posted.status_code == 200
+    assert "This link came from a test email" in posted.content.decode()
+    profile.refresh_from_db()
+    assert profile.is_active
+    assert profile.unsubscribed_categories == []
+    assert not TimelineEvent.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("exists", [True, False])
+def test_one_click_from_a_test_email_answers_200_and_changes_nothing(csrf_client, exists):
+    if exists:
+        ProfileFactory(email="colleague@example.com")
+    response = csrf_client.post(
+        from_test_email("colleague@example.com", "profiles:one_click_unsubscribe"),
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    assert Profile.objects.filter(status=Profile.Status.INACTIVE).count() == 0
+    assert Profile.objects.count() == int(exists)
+    assert not TimelineEvent.objects.exists()
