@@ -16,8 +16,7 @@ bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "8"))
-# A worker that stops answering its arbiter for this long is restarted; a request cannot
-# take longer than this either.
+# A worker whose main loop stops answering the arbiter for this long is restarted.
 timeout = 30
 graceful_timeout = 30
 # Idle keep-alive connections (from the proxy) are closed after this many seconds.
