@@ -2,14 +2,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Callback URLs and the links in emails must point where `make run` serves.
+SITE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test install lint browser
 
 ## run: install, migrate, create the demo login, start web + worker + SMTP sink
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py bootstrap_demo --url http://127.0.0.1:$(PORT)/
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev -p $(PORT)
+	$(BIN)/python manage.py bootstrap_demo --url $(SITE_URL)/
+	SITE_URL=$(SITE_URL) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev -p $(PORT)
 
 ## test: install what the tests need (incl. Debian's chromium) and run the whole suite
 test: install browser

@@ -1,4 +1,6 @@
 import pytest
+from axes.models import AccessAttempt
+from django.test import override_settings
 from django.urls import reverse
 
 from tests.factories import UserFactory
@@ -36,3 +38,13 @@ def test_logout_needs_post_and_ends_the_session(client_logged_in):
     response = client_logged_in.post(reverse("logout"))
     assert response.status_code == 302
     assert client_logged_in.get(reverse("providers:list")).status_code == 302
+
+
+@pytest.mark.django_db
+@override_settings(AXES_ENABLED=True)
+@pytest.mark.parametrize("url_name", ["login", "admin:login"])
+def test_an_overlong_username_is_a_form_error_not_a_crash(client, url_name):
+    response = client.post(reverse(url_name), {"username": "u" * 300, "password": "whatever"})
+    assert response.status_code == 200
+    assert b"at most 150 characters" in response.content
+    assert not AccessAttempt.objects.exists()

@@ -15,6 +15,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://postdesk@db.internal:5432/postdesk",
     "ALLOWED_HOSTS": "postdesk.example.com",
     "FIELD_ENCRYPTION_KEYS": "dGVzdC1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=",
+    "SITE_URL": "https://postdesk.example.com",
 }
 
 
@@ -55,15 +56,34 @@ def test_local_default_needs_no_services():
     assert result.stdout.startswith("django.db.backends.sqlite3 True")
 
 
-def test_production_passes_the_deploy_checklist():
+def check_deploy(**overrides: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {*PRODUCTION_ENV, *TEST_ONLY_ENV}}
     env.update(PRODUCTION_ENV, DJANGO_SETTINGS_MODULE="config.settings.production")
     env["SECRET_KEY"] = "a-long-random-production-secret-key-0123456789-abcdefghijklmnop"
-    result = subprocess.run(
+    env.update(overrides)
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
     )
+
+
+def test_production_passes_the_deploy_checklist():
+    result = check_deploy()
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("site_url", "check_id"),
+    [
+        ("postdesk.example.com", "config.E001"),
+        ("http://postdesk.example.com", "config.W001"),
+        ("https://elsewhere.example.com", "config.E002"),
+    ],
+)
+def test_the_deploy_checklist_fails_on_a_site_url_esps_cannot_use(site_url, check_id):
+    result = check_deploy(SITE_URL=site_url)
+    assert result.returncode != 0
+    assert check_id in result.stderr
