@@ -156,7 +156,7 @@ def test_labels_follow_the_documents():
 def test_secret_is_required_on_create_and_optional_on_edit():
     data = {"nickname": "G", "username": "me@gmail.com", "preference_center": "none"}
     assert "secret" in GmailProviderForm(data).errors
-    provider = EmailProviderFactory(gmail=True, secret="abcdefghijklmnop")
+    provider = EmailProviderFactory(gmail=True, username="me@gmail.com", secret="abcdefghijklmnop")
     form = GmailProviderForm(data, instance=provider)
     assert form.is_valid(), form.errors
     assert not form.fields["secret"].required
