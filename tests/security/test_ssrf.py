@@ -12,6 +12,8 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import reverse
@@ -225,6 +227,60 @@ def test_the_api_connects_to_the_checked_address_with_the_host_name(
     assert result.message_id == "sg-1"
     [request] = api.requests
     assert request.headers["host"] == settings.SENDGRID_API_URL.removeprefix("http://")
+    assert rebinding_dns == [NAME]
+
+
+@pytest.fixture
+def https_api(tls_ca, settings, monkeypatch):
+    """Factory: an HTTPS stand-in for SendGrid on 127.0.0.1 with a certificate for one name."""
+    monkeypatch.setenv("SSL_CERT_FILE", settings.SMTP_CA_FILE)  # httpx trusts the test CA
+    servers = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.server.hosts.append(self.headers["Host"])
+            self.send_response(202)
+            self.send_header("X-Message-Id", "tls-1")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format, *args):
+            pass
+
+    def start(certificate_name: str) -> ThreadingHTTPServer:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls_ca.issue_cert(certificate_name).configure_cert(context)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.hosts = []
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("certificate_name", [NAME, "another.example"])
+def test_the_api_verifies_the_certificate_for_the_host_name(
+    https_api, settings, rebinding_dns, certificate_name
+):
+    server = https_api(certificate_name)
+    settings.SENDGRID_API_URL = f"https://{NAME}:{server.server_address[1]}"
+    adapter = adapter_for(EmailProviderFactory(sendgrid=True, secret="SG.key"))
+    message = OutgoingMessage(to="qa@acme.test", subject="s", text="t")
+
+    if certificate_name == NAME:
+        assert adapter.send(message).message_id == "tls-1"
+        assert server.hosts == [f"{NAME}:{server.server_address[1]}"]
+    else:
+        with pytest.raises(DeliveryError) as caught:
+            adapter.send(message)
+        assert "certificate" in caught.value.detail
+        assert server.hosts == []
     assert rebinding_dns == [NAME]
 
 
