@@ -17,6 +17,7 @@ EDITED = "edited"
 DELETED = "deleted"
 MARKED_DEFAULT = "marked_default"
 ROTATED_CALLBACK = "rotated_callback"
+TESTED_CONNECTION = "tested_connection"
 
 _FLAGS = {
     CREATED: ADDITION,
@@ -24,6 +25,7 @@ _FLAGS = {
     DELETED: DELETION,
     MARKED_DEFAULT: CHANGE,
     ROTATED_CALLBACK: CHANGE,
+    TESTED_CONNECTION: CHANGE,
 }
 
 _MESSAGES = {
@@ -71,6 +73,28 @@ def record(
         single_object=True,
     )
     return entries
+
+
+def record_connection_test(
+    user: AbstractBaseUser,
+    provider: EmailProvider,
+    destination: str,
+    failed_step: str,
+    secret_typed: bool,
+) -> LogEntry:
+    """Log a "Test connection" run: who, where it went, with which secret, how it ended.
+
+    `destination` is host:port or the API base; the secret itself is never written.
+    """
+    outcome = f"failed at “{failed_step}”" if failed_step else "succeeded"
+    secret = "a newly typed secret" if secret_typed else "the stored secret"
+    return LogEntry.objects.log_actions(
+        user_id=user.pk,
+        queryset=[provider],
+        action_flag=_FLAGS[TESTED_CONNECTION],
+        change_message=f"Tested the connection to {destination} with {secret}: {outcome}.",
+        single_object=True,
+    )
 
 
 def history(provider: EmailProvider, limit: int = 20):

@@ -230,6 +230,27 @@ class ProviderForm(forms.ModelForm):
     def clean_secret(self) -> str:
         return self.cleaned_data.get("secret", "")
 
+    def _post_clean(self) -> None:
+        super()._post_clean()  # copies the typed values onto the instance
+        self._require_secret_for_new_destination()
+
+    def _require_secret_for_new_destination(self) -> None:
+        """A stored secret goes only where it was saved for; elsewhere it must be typed."""
+        provider = self.instance
+        if self.cleaned_data.get("secret") or self.has_error("secret") or not provider.has_secret:
+            return
+        self.apply_kind(provider)
+        if provider.uses_secret and not provider.secret_fits():
+            self.add_error(
+                "secret",
+                ValidationError(
+                    "Type it again: the stored one was saved for other connection settings "
+                    "(server, port, scheme, username or API address), and Postdesk sends it "
+                    "only where it was saved for.",
+                    code="secret_for_other_destination",
+                ),
+            )
+
     def clean(self):
         cleaned = super().clean()
         if "preference_center" in self.fields:
@@ -319,6 +340,7 @@ class SmtpProviderForm(ProviderForm):
             "host",
             "port",
             "scheme",
+            "allow_plaintext_auth",
             "username",
             "from_name",
             "from_address",
@@ -335,7 +357,7 @@ class SmtpProviderForm(ProviderForm):
             ),
         }
 
-    field_order = [*Meta.fields[:5], "secret", *Meta.fields[5:]]
+    field_order = [*Meta.fields[:6], "secret", *Meta.fields[6:]]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

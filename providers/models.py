@@ -1,3 +1,6 @@
+import hashlib
+import hmac
+import json
 import secrets
 from datetime import timedelta
 
@@ -11,11 +14,33 @@ from django.utils import timezone
 from . import crypto
 
 SECRET_HINT_MIN_LENGTH = 12
+# Where each web-API kind sends its key: the setting that holds the API base URL.
+API_BASE_SETTINGS = {"sendgrid": "SENDGRID_API_URL", "netcore": "NETCORE_API_URL"}
 
 
 def new_callback_token() -> str:
     """256 bits of randomness, URL-safe."""
     return secrets.token_urlsafe(32)
+
+
+def destination_fingerprint(
+    kind: str, host: str, port: int | None, scheme: str, username: str
+) -> str:
+    """A digest of where a secret goes: kind, host, port, scheme, username and API base.
+
+    Stored beside the secret whenever it is set; a stored secret is only used while the
+    provider's settings still give the same digest (see `EmailProvider.secret_fits`).
+    """
+    api_base = getattr(settings, API_BASE_SETTINGS[kind], "") if kind in API_BASE_SETTINGS else ""
+    values = [
+        kind,
+        (host or "").strip().lower().removesuffix("."),
+        int(port) if port else None,
+        scheme or "",
+        username or "",
+        api_base.rstrip("/"),
+    ]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
 
 class EmailProviderManager(models.Manager):
@@ -128,6 +153,16 @@ class EmailProvider(models.Model):
     secret_encrypted = models.TextField(blank=True, editable=False)
     secret_last4 = models.CharField(max_length=4, blank=True, editable=False)
     secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What the secret was saved for (`destination_fingerprint`), set whenever it is set.
+    secret_destination = models.CharField(max_length=64, blank=True, editable=False)
+    allow_plaintext_auth = models.BooleanField(
+        "Allow login without encryption",
+        default=False,
+        help_text=(
+            "Only for a relay inside a network you trust: with plain SMTP the username and "
+            "password cross the network readable by anyone on the way."
+        ),
+    )
 
     # SendGrid's signed event webhook: the verification (public) key, optional.
     webhook_verification_key = models.TextField(blank=True)
@@ -176,6 +211,7 @@ class EmailProvider(models.Model):
         # Only long secrets show a hint: four characters of a short one give too much away.
         self.secret_last4 = plaintext[-4:] if len(plaintext) >= SECRET_HINT_MIN_LENGTH else ""
         self.secret_changed_at = timezone.now()
+        self.secret_destination = self.destination_fingerprint()
 
     def reencrypt_secret(self) -> bool:
         """Re-encrypt the stored secret under the newest key; False when there is none."""
@@ -187,6 +223,20 @@ class EmailProvider(models.Model):
     @property
     def has_secret(self) -> bool:
         return bool(self.secret_encrypted)
+
+    @property
+    def uses_secret(self) -> bool:
+        """An SMTP provider without a username sends mail without logging in."""
+        return not self.is_smtp or bool(self.username)
+
+    def destination_fingerprint(self) -> str:
+        return destination_fingerprint(self.kind, self.host, self.port, self.scheme, self.username)
+
+    def secret_fits(self) -> bool:
+        """Whether the stored secret may be used: the settings are those it was saved for."""
+        if not self.has_secret:
+            return True
+        return hmac.compare_digest(self.secret_destination, self.destination_fingerprint())
 
     # --- callbacks ---------------------------------------------------------------
     def rotate_callback_token(self) -> None:

@@ -10,6 +10,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_POST
 
 from profiles.models import Profile, normalize_email
+from providers import audit
 from providers.connection_check import check_provider_settings
 from providers.models import EmailProvider, TestEmail
 from providers.sending import enqueue_test_email, mark_stale
@@ -43,6 +44,7 @@ def unconfirmed_inactive_profile(recipient: str, confirmed: str) -> Profile | No
 @login_required
 def send_test_email(request, pk):
     provider = get_object_or_404(EmailProvider, pk=pk)
+    stored_secret_elsewhere = provider.uses_secret and not provider.secret_fits()
     inactive = None
     if request.method == "POST":
         form = TestEmailForm(request.POST)
@@ -50,7 +52,7 @@ def send_test_email(request, pk):
             inactive = unconfirmed_inactive_profile(
                 form.cleaned_data["recipient"], request.POST.get("send_anyway", "")
             )
-        if form.is_valid() and inactive is None:
+        if form.is_valid() and inactive is None and not stored_secret_elsewhere:
             test_email = TestEmail.objects.create(
                 provider=provider,
                 recipient=form.cleaned_data["recipient"],
@@ -65,11 +67,13 @@ def send_test_email(request, pk):
             return redirect("providers:test_email", test_email.pk)
     else:
         form = TestEmailForm(initial={"recipient": request.user.email})
-    return render(
-        request,
-        "providers/test_email_form.html",
-        {"provider": provider, "form": form, "inactive_profile": inactive},
-    )
+    context = {
+        "provider": provider,
+        "form": form,
+        "inactive_profile": inactive,
+        "stored_secret_elsewhere": stored_secret_elsewhere,
+    }
+    return render(request, "providers/test_email_form.html", context)
 
 
 def _load(pk: int) -> TestEmail:
@@ -149,4 +153,8 @@ def test_connection(request):
     form.apply_kind(candidate)
     typed_secret = form.cleaned_data.get("secret") or None
     report = check_provider_settings(candidate, secret=typed_secret)
+    if provider is not None:
+        audit.record_connection_test(
+            request.user, provider, report.destination, report.failed_step, bool(typed_secret)
+        )
     return JsonResponse({"errors": {}, **report.as_dict(with_transcript=request.user.is_staff)})

@@ -48,7 +48,14 @@ class EmailProviderFactory(factory.django.DjangoModelFactory):
     def secret(obj, create, extracted, **kwargs):  # noqa: N805
         obj.set_secret(extracted or "s3cret-password")
         if create:
-            obj.save(update_fields=["secret_encrypted", "secret_last4", "secret_changed_at"])
+            obj.save(
+                update_fields=[
+                    "secret_encrypted",
+                    "secret_last4",
+                    "secret_changed_at",
+                    "secret_destination",
+                ]
+            )
 
 
 class ProfileFactory(factory.django.DjangoModelFactory):

@@ -32,6 +32,11 @@ X_FRAME_OPTIONS = "DENY"
 # SECURE_HSTS_PRELOAD=true, so the check that nags about it is silenced.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
+# --- Provider hosts -------------------------------------------------------------
+# SMTP hosts and ESP API bases must be globally routable here (providers.network); set
+# PROVIDER_HOSTS_ALLOW_PRIVATE=true only for a relay on your own network.
+PROVIDER_HOSTS_ALLOW_PRIVATE = env.bool("PROVIDER_HOSTS_ALLOW_PRIVATE", default=False)
+
 # --- Static files ---------------------------------------------------------------
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

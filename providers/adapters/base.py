@@ -156,11 +156,21 @@ class Adapter:
 
     @property
     def secret(self) -> str:
-        return self._secret if self._secret is not None else self.provider.secret
+        """The secret typed for this run, else the stored one where it was saved for."""
+        if self._secret is not None:
+            return self._secret
+        if not self.provider.secret_fits():
+            raise stored_secret_elsewhere()
+        return self.provider.secret
 
     @property
     def timeout(self) -> float:
         return float(settings.SMTP_TIMEOUT_SECONDS)
+
+    @property
+    def destination(self) -> str:
+        """Where this adapter connects, for the audit trail: host:port or the API base."""
+        raise NotImplementedError
 
     # --- shared by all adapters ----------------------------------------------------
     def envelope(self, message: OutgoingMessage) -> Envelope:
@@ -216,8 +226,21 @@ def sender_domain(from_address: str) -> str:
     return from_address.rpartition("@")[2] or urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
+def stored_secret_elsewhere() -> DeliveryError:
+    """The stored secret was saved for other settings: it is not sent anywhere."""
+    return DeliveryError(
+        "auth_failed",
+        "The stored password or API key was saved for other connection settings, so "
+        "Postdesk did not send it. Type it again on the provider's edit page.",
+    )
+
+
 def wrap_network_error(exc: BaseException) -> DeliveryError | None:
     """Errors below the ESP's protocol, the same for every adapter."""
+    from providers.network import ForbiddenHost
+
+    if isinstance(exc, ForbiddenHost):
+        return DeliveryError("connection_error", str(exc))
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return DeliveryError(
             "timeout", f"No answer in time ({exc or 'timed out'}).", transient=True
@@ -266,8 +289,20 @@ class HttpApiAdapter(Adapter):
     def base_url(self) -> str:
         return getattr(settings, self.base_url_setting).rstrip("/")
 
+    @property
+    def destination(self) -> str:
+        return self.base_url
+
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=self.timeout, follow_redirects=False)
+        """An httpx client that connects only to addresses the provider-host policy allows."""
+        from providers.network import CheckedTransport
+
+        return httpx.Client(
+            base_url=self.base_url,
+            timeout=self.timeout,
+            follow_redirects=False,
+            transport=CheckedTransport(),
+        )
 
     def api_error(self, response: httpx.Response) -> DeliveryError:
         """Classify a non-2xx answer, keeping the ESP's status and message."""

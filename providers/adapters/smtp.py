@@ -20,6 +20,8 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 
+from providers import network
+
 from .base import (
     Adapter,
     CheckStep,
@@ -61,14 +63,27 @@ class Transcript:
 
 
 class RecordingSMTP(smtplib.SMTP):
-    """smtplib.SMTP that records the conversation and how far the connection got."""
+    """smtplib.SMTP that records the conversation and how far the connection got.
 
-    def __init__(self, *, timeout: float, context: ssl.SSLContext, implicit_tls: bool) -> None:
+    It connects to `addresses`, the host's addresses as the provider-host policy checked
+    them, never to the host name again; TLS still verifies the certificate for the name.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        context: ssl.SSLContext,
+        implicit_tls: bool,
+        addresses: list[str],
+    ) -> None:
         super().__init__(timeout=timeout)
         self.context = context
         self.implicit_tls = implicit_tls
+        self.addresses = addresses
         self.record = Transcript()
         self.tcp_connected = False
+        self.peer_address = ""
         self.tls_version = ""
         self._last_code = 0
 
@@ -78,9 +93,10 @@ class RecordingSMTP(smtplib.SMTP):
 
     def _get_socket(self, host, port, timeout):
         self.record.event(f"Connecting to {host}:{port}")
-        sock = socket.create_connection((host, port), timeout, self.source_address)
+        sock = network.connect(self.addresses, port, timeout, self.source_address)
         self.tcp_connected = True
-        self.record.event(f"TCP connected to {sock.getpeername()[0]}:{port}")
+        self.peer_address = sock.getpeername()[0]
+        self.record.event(f"TCP connected to {self.peer_address}:{port}")
         if self.implicit_tls:
             sock = self.context.wrap_socket(sock, server_hostname=host)
             self._note_tls(sock)
@@ -90,6 +106,11 @@ class RecordingSMTP(smtplib.SMTP):
         reply = super().starttls(context=self.context)
         self._note_tls(self.sock)
         return reply
+
+    @property
+    def may_send_password(self) -> bool:
+        """Encrypted, or plain SMTP to this machine itself (a local relay or sink)."""
+        return bool(self.tls_version) or network.is_loopback(self.peer_address)
 
     def _note_tls(self, sock: ssl.SSLSocket) -> None:
         self.tls_version = sock.version() or "TLS"
@@ -190,6 +211,11 @@ class SmtpAdapter(Adapter):
         port = self.provider.port or preset.get("port") or DEFAULT_PORTS[scheme]
         return host, int(port), scheme
 
+    @property
+    def destination(self) -> str:
+        host, port, scheme = self.connection_settings()
+        return f"{host}:{port} ({scheme.upper()})"
+
     def build_message(self, envelope: Envelope) -> EmailMessage:
         message = EmailMessage(policy=MESSAGE_POLICY)
         message["Subject"] = envelope.subject
@@ -204,21 +230,41 @@ class SmtpAdapter(Adapter):
             message.add_alternative(envelope.html, subtype="html")
         return message
 
+    def client(self, scheme: str, addresses: list[str]) -> RecordingSMTP:
+        return RecordingSMTP(
+            timeout=self.timeout,
+            context=ssl_context(),
+            implicit_tls=scheme == SCHEME_SMTPS,
+            addresses=addresses,
+        )
+
+    def login(self, client: RecordingSMTP) -> tuple[int, bytes]:
+        """AUTH, unless the password would cross the network unencrypted without consent."""
+        if not client.may_send_password and not self.provider.allow_plaintext_auth:
+            host = self.connection_settings()[0]
+            raise DeliveryError(
+                "auth_failed",
+                f"Postdesk did not log in: the connection to {host} is not "
+                "encrypted, so the password would cross the network readable. Choose "
+                "STARTTLS or SMTPS, or allow login without encryption in the provider's "
+                "settings if you trust the network.",
+            )
+        return client.login(self.provider.username, self.secret)
+
     def open(self) -> RecordingSMTP:
         """Connect, greet, secure and authenticate; the caller quits."""
         host, port, scheme = self.connection_settings()
-        client = RecordingSMTP(
-            timeout=self.timeout, context=ssl_context(), implicit_tls=scheme == SCHEME_SMTPS
-        )
-        self._client = client
-        _check_host_policy(host, port)  # again at send time: DNS may have changed since saving
+        # Checked at send time too (DNS may have changed since saving), and the connection
+        # goes to the addresses checked here.
+        addresses = _check_host_policy(host, port)
+        client = self._client = self.client(scheme, addresses)
         client.connect(host, port)
         client.ehlo()
         if scheme == SCHEME_STARTTLS:
             client.starttls()
             client.ehlo()
         if self.provider.username:
-            client.login(self.provider.username, self.secret)
+            self.login(client)
         return client
 
     def _send(self, envelope: Envelope) -> SendResult:
@@ -246,14 +292,12 @@ class SmtpAdapter(Adapter):
         if not host:
             return [CheckStep("Settings", False, "No host is set.")]
         try:
-            addresses = ", ".join(_check_host_policy(host, port))
+            addresses = _check_host_policy(host, port)
         except DeliveryError as error:
             return [CheckStep("DNS lookup", False, error.detail)]
-        steps.append(CheckStep("DNS lookup", True, f"{host} resolves to {addresses}."))
+        steps.append(CheckStep("DNS lookup", True, f"{host} resolves to {', '.join(addresses)}."))
 
-        client = RecordingSMTP(
-            timeout=self.timeout, context=ssl_context(), implicit_tls=scheme == SCHEME_SMTPS
-        )
+        client = self.client(scheme, addresses)
         try:
             self._check_steps(client, host, port, scheme, steps)
         except _StepFailed:
@@ -265,7 +309,10 @@ class SmtpAdapter(Adapter):
 
     def _check_steps(self, client, host, port, scheme, steps) -> None:
         def fail(name: str, exc: Exception) -> _StepFailed:
-            error = classify_smtp_error(exc) or wrap_network_error(exc)
+            if isinstance(exc, DeliveryError):
+                error = exc
+            else:
+                error = classify_smtp_error(exc) or wrap_network_error(exc)
             steps.append(CheckStep(name, False, error.detail if error else repr(exc)))
             return _StepFailed()
 
@@ -299,7 +346,7 @@ class SmtpAdapter(Adapter):
 
         if self.provider.username:
             try:
-                code, reply = client.login(self.provider.username, self.secret)
+                code, reply = self.login(client)
             except Exception as exc:
                 raise fail("AUTH", exc) from exc
             steps.append(CheckStep("AUTH", True, _reply_text(code, reply)))
@@ -323,11 +370,9 @@ class SmtpAdapter(Adapter):
 
 def _check_host_policy(host: str, port: int) -> list[str]:
     """Resolve `host` under the provider-host policy (providers.network); its addresses."""
-    from providers.network import ForbiddenHost, check_host
-
     try:
-        return check_host(host, port)
-    except ForbiddenHost as exc:
+        return network.check_host(host, port)
+    except network.ForbiddenHost as exc:
         raise DeliveryError("connection_error", str(exc)) from exc
     except (socket.gaierror, UnicodeError) as exc:
         raise DeliveryError("connection_error", f"{host} does not resolve ({exc}).") from exc

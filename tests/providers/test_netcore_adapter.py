@@ -15,7 +15,8 @@ API_KEY = "nc-0123456789abcdef"
 
 
 @pytest.fixture
-def provider():
+def provider(netcore_api):
+    # Saved after the stub API is up: the key is bound to the API base it was saved for.
     return EmailProviderFactory(
         kind=EmailProvider.Kind.NETCORE,
         host="",

@@ -2,7 +2,7 @@ import socket
 
 import pytest
 
-from providers.network import ForbiddenHost, check_host
+from providers.network import ForbiddenHost, check_host, is_internal
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,45 @@ def test_public_addresses_pass(settings, monkeypatch):
 def test_an_unresolvable_host_raises_a_lookup_error():
     with pytest.raises(OSError):
         check_host("no-such-host.invalid", 587)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "100.64.0.1",  # shared address space (carrier-grade NAT)
+        "100.100.100.200",  # a cloud metadata service in the shared space
+        "169.254.169.254",
+        "192.0.0.1",  # IETF protocol assignments
+        "198.18.0.1",  # benchmarking
+        "240.0.0.1",  # reserved
+        "224.0.0.251",  # multicast
+        "255.255.255.255",
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        "::ffff:100.100.100.200",
+        "2002:a00:1::1",  # 6to4 around 10.0.0.1
+        "2002:7f00:1::1",  # 6to4 around 127.0.0.1
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 around 169.254.169.254
+        "::a00:1",  # IPv4-compatible 10.0.0.1
+        "fc00::1",
+        "ff02::1",
+    ],
+)
+def test_addresses_that_are_not_globally_routable_are_internal(address):
+    assert is_internal(address)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "93.184.216.34", "2001:4860:4860::8888"])
+def test_globally_routable_addresses_are_not_internal(address):
+    assert not is_internal(address)
+
+
+def test_the_resolvers_order_is_kept_for_connecting(settings, monkeypatch):
+    settings.PROVIDER_HOSTS_ALLOW_PRIVATE = False
+    answer = [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 587)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("8.8.8.8", 587)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 587)),
+    ]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: answer)
+    assert check_host("smtp.example.com", 587) == ["93.184.216.34", "8.8.8.8"]

@@ -156,11 +156,23 @@ def test_labels_follow_the_documents():
 def test_secret_is_required_on_create_and_optional_on_edit():
     data = {"nickname": "G", "username": "me@gmail.com", "preference_center": "none"}
     assert "secret" in GmailProviderForm(data).errors
-    provider = EmailProviderFactory(gmail=True, secret="abcdefghijklmnop")
+    provider = EmailProviderFactory(gmail=True, username="me@gmail.com", secret="abcdefghijklmnop")
     form = GmailProviderForm(data, instance=provider)
     assert form.is_valid(), form.errors
     assert not form.fields["secret"].required
     assert form.save().secret == "abcdefghijklmnop"
+
+
+@pytest.mark.django_db
+def test_another_gmail_account_needs_its_app_password_typed():
+    provider = EmailProviderFactory(gmail=True, username="me@gmail.com", secret="abcdefghijklmnop")
+    data = {"nickname": "G", "username": "other@gmail.com", "preference_center": "none"}
+
+    form = GmailProviderForm(data, instance=provider)
+
+    assert not form.is_valid()
+    assert form.errors["secret"][0].startswith("Type it again")
+    assert GmailProviderForm({**data, "secret": "qrstuvwxyzabcdef"}, instance=provider).is_valid()
 
 
 @pytest.mark.django_db

@@ -15,7 +15,8 @@ API_KEY = "SG.test-key.abc123"
 
 
 @pytest.fixture
-def provider():
+def provider(sendgrid_api):
+    # Saved after the stub API is up: the key is bound to the API base it was saved for.
     return EmailProviderFactory(
         kind=EmailProvider.Kind.SENDGRID,
         host="",
@@ -119,6 +120,7 @@ def test_answers_in_turn_202_401_400_500(provider, sendgrid_api):
 
 def test_unreachable_api_is_a_transient_connection_error(provider, settings, closed_port):
     settings.SENDGRID_API_URL = f"http://127.0.0.1:{closed_port}"
+    provider.set_secret(API_KEY)  # saved again for this API base
 
     with pytest.raises(DeliveryError) as caught:
         adapter_for(provider).send(message())
@@ -128,6 +130,7 @@ def test_unreachable_api_is_a_transient_connection_error(provider, settings, clo
 
 def test_silent_api_is_a_timeout(provider, settings, silent_server):
     settings.SENDGRID_API_URL = f"http://127.0.0.1:{silent_server.port}"
+    provider.set_secret(API_KEY)  # saved again for this API base
     settings.ESP_HTTP_TIMEOUT_SECONDS = 0.5
 
     with pytest.raises(DeliveryError) as caught:

@@ -203,6 +203,8 @@ def test_the_secret_is_in_no_page_no_log_and_no_json(scene, staff_client, debug_
         assert response.status_code == 200
         assert response.json()["ok"] is False, response.json()
         bodies.append(("test connection", response.content.decode()))
+    # The run on the saved provider is in its audit trail, which the walk below reads.
+    assert audit.history(smtp)[0].get_change_message().startswith("Tested the connection")
 
     urls = dashboard_urls() + admin_urls()
     assert any("/test-emails/" in url for url in urls)
