@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -262,6 +263,14 @@ def callback_log(request, pk):
     return render(request, "callbacks/callback_log.html", {"provider": provider, "logs": logs})
 
 
+def _made_inactive(count: int) -> str:
+    if not count:
+        return "No profile was made Inactive."
+    return ngettext(
+        "%(count)d profile was made Inactive.", "%(count)d profiles were made Inactive.", count
+    ) % {"count": count}
+
+
 @staff_member_required
 def soft_bounce_policy(request):
     """Edit the soft-bounce policy; saving first shows how many profiles it would affect."""
@@ -272,9 +281,7 @@ def soft_bounce_policy(request):
     if request.method == "POST" and form.is_valid():
         if request.POST.get("action") == "save":
             affected = services.save_policy(form.save(commit=False))
-            messages.success(
-                request, f"Soft bounce policy saved. {affected} profiles were made Inactive."
-            )
+            messages.success(request, f"Soft bounce policy saved. {_made_inactive(affected)}")
             return redirect("callbacks:policy")
         new = form.cleaned_data
         preview = services.profiles_meeting_policy(new["threshold"], new["window_days"]).count()

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from .forms import AdminSignInForm, SignInForm
@@ -19,6 +21,8 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/", health, name="health"),
+    # Browsers and feed readers ask for /favicon.ico whatever the page links to.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.ico"))),
     path("admin/", admin.site.urls),
     path("settings/email/providers/", include("providers.urls")),
     path("callbacks/", include("callbacks.urls")),

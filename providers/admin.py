@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import audit
@@ -120,9 +121,12 @@ class EmailProviderAdmin(admin.ModelAdmin):
                 provider.rotate_callback_token()
                 audit.record(request.user, provider, audit.ROTATED_CALLBACK)
                 count += 1
-        self.message_user(
-            request, f"Rotated {count} callback URL(s); the old URLs no longer accept events."
+        rotated = ngettext(
+            "Rotated %(count)d callback URL; the old URL no longer accepts events.",
+            "Rotated %(count)d callback URLs; the old URLs no longer accept events.",
+            count,
         )
+        self.message_user(request, rotated % {"count": count})
 
 
 @admin.register(TestEmail)

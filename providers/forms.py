@@ -28,7 +28,8 @@ from .models import EmailProvider
 Kind = EmailProvider.Kind
 
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-_WEB_URL = URLValidator(schemes=["http", "https"], message="Enter a full web address (http/https).")
+_WEB_URL_MESSAGE = "Enter a full web address, such as https://example.com/preferences."
+_WEB_URL = URLValidator(schemes=["http", "https"], message=_WEB_URL_MESSAGE)
 _CALLBACK_SALT = "providers.callback-token"
 _CALLBACK_MAX_AGE = 24 * 60 * 60
 
@@ -111,6 +112,12 @@ def validate_sendgrid_verification_key(value: str) -> None:
         )
 
 
+def _accept_web_addresses_only(field: forms.URLField) -> None:
+    """One check and one message for a web address (the form and model fields each add one)."""
+    field.validators = [_WEB_URL]
+    field.error_messages["invalid"] = _WEB_URL_MESSAGE
+
+
 def _formfield(model_field, **kwargs):
     # Addresses typed without a scheme are web pages: assume https, not http.
     if isinstance(model_field, models.URLField):
@@ -167,9 +174,7 @@ class ProviderForm(forms.ModelForm):
         self.instance.kind = self.kind
         self._set_up_secret_field()
         if "preference_center_url" in self.fields:
-            self.fields["preference_center_url"].validators.append(_WEB_URL)
-        if "unsubscribe_page_url" in self.fields:
-            self.fields["unsubscribe_page_url"].validators.append(_WEB_URL)
+            _accept_web_addresses_only(self.fields["preference_center_url"])
         if sign_callback_token and self.instance.pk is None:
             self.fields["callback_signature"] = forms.CharField(
                 required=False,
@@ -496,20 +501,19 @@ class NetcoreProviderForm(ProviderForm):
     )
 
     class Meta(ProviderForm.Meta):
-        fields = [
-            "nickname",
-            "from_name",
-            "from_address",
-            "reply_to_address",
-            "unsubscribe_page_url",
-            "preference_center",
-            "preference_center_url",
-        ]
+        # Netcore's documents call the preference center choice its "Unsubscribe Page".
+        labels = {
+            **ProviderForm.Meta.labels,
+            "preference_center": "Unsubscribe Page",
+            "preference_center_url": "Unsubscribe page URL",
+        }
         help_texts = {
             **ProviderForm.Meta.help_texts,
-            "unsubscribe_page_url": (
-                "Optional. Your own page for handling unsubscribes; leave blank to use Postdesk's."
+            "preference_center": (
+                "Where recipients unsubscribe: none, Postdesk's preference center, or your own "
+                "unsubscribe page (Custom URL)."
             ),
+            "preference_center_url": "The web address of your own unsubscribe page.",
         }
 
     field_order = ["nickname", "secret"]

@@ -55,6 +55,7 @@
           type: "linear",
           position: "left",
           beginAtZero: true,
+          ticks: { precision: 0 },
           title: { display: true, text: data.metric_labels.delivered },
         },
         failures: {
@@ -62,6 +63,7 @@
           position: "right",
           beginAtZero: true,
           stacked: true,
+          ticks: { precision: 0 },
           grid: { drawOnChartArea: false },
           title: { display: true, text: "Failures and unsubscribes" },
         },

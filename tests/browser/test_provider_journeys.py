@@ -69,7 +69,7 @@ def test_edit_shows_success_and_never_the_password(signed_in_page, live_server):
     page.reload()
     page.get_by_role("link", name="Edit (Relay)").click()
     expect(page.get_by_label("Password")).to_have_value("")
-    expect(page.get_by_text("Stored password: ends in ••••5678")).to_be_visible()
+    expect(page.get_by_text("Password on file: ends in ••••5678")).to_be_visible()
     page.get_by_label("Default From Name").fill("The Relay Team")
     page.get_by_role("button", name="Save").click()
 

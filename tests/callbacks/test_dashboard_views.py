@@ -55,7 +55,7 @@ def test_preview_counts_without_saving_then_save_applies(admin_client_logged_in)
     assert SoftBouncePolicy.current().threshold == 2
     assert Profile.objects.get(email="a@example.com").inactive_reason == "soft_bounce"
     assert Profile.objects.get(email="b@example.com").status == "active"
-    assert "1 profiles were made Inactive" in response.content.decode()
+    assert "1 profile was made Inactive." in response.content.decode()
 
 
 def test_never_is_allowed(admin_client_logged_in):

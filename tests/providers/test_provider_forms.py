@@ -145,7 +145,9 @@ def test_labels_follow_the_documents():
     assert [c for c, _ in smtp.fields["scheme"].choices] == ["smtp", "smtps", "starttls"]
     assert str(SendGridProviderForm().fields["secret"].label) == "API Key"
     assert str(GmailProviderForm().fields["secret"].label) == "App password"
-    assert "unsubscribe_page_url" in form_class_for("netcore")().fields
+    netcore = form_class_for("netcore")().fields
+    assert "unsubscribe_page_url" not in netcore  # one choice: the preference center's
+    assert str(netcore["preference_center"].label) == "Unsubscribe Page"
     for form in (smtp, GmailProviderForm(), SendGridProviderForm()):
         for name, field in form.fields.items():
             if not field.widget.is_hidden:

@@ -47,8 +47,9 @@ VALID_POSTS = {
     Kind.NETCORE: {
         "nickname": "Acme Netcore",
         "secret": NETCORE_KEY,
-        "unsubscribe_page_url": "https://acme.example/unsubscribe",
         **COMMON,
+        "preference_center": "custom",
+        "preference_center_url": "https://acme.example/unsubscribe",
     },
 }
 
@@ -82,7 +83,6 @@ def _edit_data(provider, **overrides):
         "reply_to_address": provider.reply_to_address,
         "preference_center": provider.preference_center,
         "preference_center_url": provider.preference_center_url,
-        "unsubscribe_page_url": provider.unsubscribe_page_url,
         "webhook_verification_key": provider.webhook_verification_key,
     }
     data.update(overrides)
@@ -259,9 +259,14 @@ def test_gmail_create_applies_the_smtps_preset_and_ignores_posted_connection(cli
     assert provider.from_address == "sender@gmail.com"
 
 
-def test_netcore_create_keeps_unsubscribe_page(client_logged_in):
+def test_netcore_unsubscribe_page_is_its_one_preference_center_choice(client_logged_in):
+    page = client_logged_in.get(reverse("providers:create", args=[Kind.NETCORE])).content.decode()
+    assert page.count("Unsubscribe Page") == 1
+    assert "Email Preference Center" not in page
     _create(client_logged_in, Kind.NETCORE)
-    assert EmailProvider.objects.get().unsubscribe_page_url == "https://acme.example/unsubscribe"
+    provider = EmailProvider.objects.get()
+    assert provider.preference_center == EmailProvider.PreferenceCenter.CUSTOM
+    assert provider.preference_center_url == "https://acme.example/unsubscribe"
 
 
 def test_custom_preference_center_requires_and_keeps_the_url(client_logged_in):
@@ -344,8 +349,8 @@ def test_forged_callback_token_on_create_is_ignored(client_logged_in):
         (Kind.SENDGRID, "webhook_verification_key", "not base64!"),
         (Kind.SENDGRID, "from_address", ""),
         (Kind.NETCORE, "secret", ""),
-        (Kind.NETCORE, "unsubscribe_page_url", "javascript:alert(1)"),
-        (Kind.NETCORE, "unsubscribe_page_url", "ftp://acme.example/u"),
+        (Kind.NETCORE, "preference_center_url", "javascript:alert(1)"),
+        (Kind.NETCORE, "preference_center_url", "ftp://acme.example/u"),
     ],
 )
 def test_bad_input_gets_a_field_error_not_a_500(client_logged_in, kind, field, value):

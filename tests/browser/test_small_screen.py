@@ -1,0 +1,149 @@
+"""Every page fits a 390-px phone screen: no sideways scrolling of the whole page.
+
+Wide tables may scroll inside their own box (Bootstrap's .table-responsive); the page itself
+must not be wider than the screen. The walk covers every dashboard page, Django admin's main
+pages and the public pages, with data that makes them as wide as they get in use.
+"""
+
+import json
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from callbacks.models import CallbackLog
+from callbacks.views import loggable_excerpt
+from profiles.models import Profile, ProfileImport, TimelineEvent
+from profiles.preference_links import make_token
+from providers.models import EmailProvider, TestEmail
+from tests.factories import EmailProviderFactory, ProfileFactory
+from tests.url_walk import dashboard_urls
+
+PHONE = {"width": 390, "height": 844}
+LONG_ADDRESS = "campaign-notifications.department@marketing.example-company.com"
+POST_ONLY = {
+    "providers:mark_default",
+    "providers:rotate_callback",
+    "providers:test_connection",
+    "callbacks:sample",
+}
+NOT_HTML = {"providers:test_email_status", "profiles:import_progress", "profiles:export"}
+
+
+def compact_sendgrid_body(events: int) -> str:
+    """A SendGrid batch as SendGrid posts it: compact JSON, the address after the ids."""
+    item = {
+        "sg_event_id": "ZmFjZWJvb2stZXZlbnQtaWQtMDAwMDAwMDAwMDAwMDAwMA",
+        "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+        "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>",
+        "timestamp": 1_700_000_000,
+        "event": "bounce",
+        "email": "someone@example.org",
+    }
+    return json.dumps([item] * events, separators=(",", ":"))
+
+
+@pytest.fixture
+def wide_data(marketer):
+    """Providers of every kind and the records that fill the wider pages."""
+    smtp = EmailProviderFactory(nickname="Newsletter relay (EU)", from_address=LONG_ADDRESS)
+    EmailProviderFactory(gmail=True, nickname="Support Gmail")
+    EmailProviderFactory(sendgrid=True, nickname="SendGrid marketing", from_address=LONG_ADDRESS)
+    EmailProviderFactory(netcore=True, nickname="Netcore transactional")
+    EmailProvider.objects.mark_default(smtp)
+    TestEmail.objects.create(provider=smtp, recipient=LONG_ADDRESS, requested_by=marketer)
+    CallbackLog.objects.create(
+        provider=smtp,
+        status_code=200,
+        payload_format="sendgrid",
+        events_total=1001,
+        processed=1001,
+        body_excerpt=loggable_excerpt(compact_sendgrid_body(1001).encode()),
+    )
+    profile = ProfileFactory(email=LONG_ADDRESS)
+    Profile.objects.filter(pk=profile.pk).update(status=Profile.Status.INACTIVE)
+    TimelineEvent.objects.create(
+        profile=profile,
+        kind=TimelineEvent.Kind.NOTIFICATION_FAILED,
+        occurred_at=timezone.now(),
+        provider_name=smtp.nickname,
+        properties={"Type": "Hard Bounce", "Error": "550 5.1.1 mailbox unavailable " * 3},
+    )
+    ProfileImport.objects.create(created_by=marketer, filename="contacts-2026.csv")
+    return {"profile": profile}
+
+
+def ids_for(name: str) -> list[int]:
+    if "test_email" in name:
+        return list(TestEmail.objects.values_list("pk", flat=True))
+    if name.startswith("profiles:import"):
+        return list(ProfileImport.objects.values_list("pk", flat=True))
+    if name.startswith("profiles:"):
+        return list(Profile.objects.values_list("pk", flat=True))
+    return list(EmailProvider.objects.values_list("pk", flat=True))
+
+
+def dashboard_pages() -> list[str]:
+    urls = []
+    for name, converters in dashboard_urls():
+        if name in POST_ONLY or name in NOT_HTML:
+            continue
+        if not converters:
+            urls.append(reverse(name))
+        elif set(converters) == {"kind"}:
+            urls += [reverse(name, kwargs={"kind": kind}) for kind in EmailProvider.Kind]
+        elif set(converters) == {"pk"}:
+            urls += [reverse(name, kwargs={"pk": pk}) for pk in ids_for(name)]
+        else:
+            raise AssertionError(f"{name}: teach this test the converters {converters}")
+    return urls
+
+
+def admin_pages() -> list[str]:
+    urls = [reverse("admin:index")]
+    for model, model_admin in admin.site._registry.items():
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        urls.append(reverse(f"{prefix}_changelist"))
+        first = model_admin.get_queryset(None).values_list("pk", flat=True).first()
+        if first is not None:
+            urls.append(reverse(f"{prefix}_change", args=[first]))
+    urls += [
+        reverse("admin:providers_emailprovider_add") + f"?kind={k}" for k in EmailProvider.Kind
+    ]
+    return urls
+
+
+def page_width(page, url: str) -> int:
+    response = page.goto(url)
+    assert response is not None and response.ok, f"{url} answered {response and response.status}"
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def test_every_page_fits_a_390px_screen(signed_in_page, live_server, wide_data, screenshot):
+    page = signed_in_page
+    page.set_viewport_size(PHONE)
+    urls = dashboard_pages() + admin_pages()
+    assert len(urls) > 30
+    too_wide = {}
+    for path in urls:
+        width = page_width(page, live_server.url + path)
+        if width > PHONE["width"]:
+            too_wide[path] = width
+    page.goto(live_server.url + reverse("providers:list"))
+    screenshot(page, "providers-390px")
+    # The provider table fits as it is, without scrolling sideways inside its box.
+    table_box = page.locator(".table-responsive").first
+    assert table_box.evaluate("box => box.scrollWidth <= box.clientWidth")
+    expect(page.get_by_role("button", name="Mark as Default").first).to_be_in_viewport()
+
+    page.context.clear_cookies()  # the public pages, as a recipient or a newcomer sees them
+    for url in (
+        live_server.url + reverse("login"),
+        live_server.url + reverse("profiles:preferences", args=[make_token(LONG_ADDRESS)]),
+    ):
+        width = page_width(page, url)
+        if width > PHONE["width"]:
+            too_wide[url] = width
+    assert not too_wide, f"pages wider than {PHONE['width']} px: {too_wide}"
