@@ -160,6 +160,9 @@ class ProfileImport(models.Model):
     processed = models.PositiveIntegerField(default=0, help_text="Data rows read so far.")
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(
+        default=0, help_text="Lines naming a profile that already had that name."
+    )
     error_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(
         default=list, blank=True, help_text="The first bad rows: [{line, message}]."

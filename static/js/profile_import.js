@@ -12,7 +12,7 @@
   let delay = 1000;
 
   function show(data) {
-    ["status_label", "processed", "total", "created", "updated", "errors"].forEach(function (name) {
+    ["status_label", "processed", "total", "created", "updated", "unchanged", "errors"].forEach(function (name) {
       const el = card.querySelector('[data-field="' + name + '"]');
       if (el) el.textContent = typeof data[name] === "number" ? number.format(data[name]) : data[name];
     });

@@ -46,10 +46,12 @@ def test_good_rows_import_and_bad_rows_are_reported_with_line_numbers():
         )
     )
     assert result.status == ProfileImport.Status.DONE
-    assert result.total == 5
-    assert result.processed == 5
+    # The blank line is not a row: four lines read, two created, two bad.
+    assert result.total == 4
+    assert result.processed == 4
     assert result.created_count == 2
     assert result.updated_count == 0
+    assert result.unchanged_count == 0
     assert result.error_count == 2
     assert [error["line"] for error in result.errors] == [3, 4]
     assert "not a valid email" in result.errors[0]["message"]
@@ -78,7 +80,13 @@ def test_import_updates_names_but_keeps_suppressed_address_inactive():
         csv_bytes("name,email", "New name,GONE@example.com", ",keep@example.com", "Neu,new@x.org")
     )
 
-    assert (result.created_count, result.updated_count, result.error_count) == (1, 2, 0)
+    # keep@example.com names no new name: it is unchanged, not updated.
+    assert (
+        result.created_count,
+        result.updated_count,
+        result.unchanged_count,
+        result.error_count,
+    ) == (1, 1, 1, 0)
     gone = Profile.objects.get(email="gone@example.com")
     assert gone.name == "New name"
     assert gone.status == Profile.Status.INACTIVE
@@ -91,10 +99,55 @@ def test_import_updates_names_but_keeps_suppressed_address_inactive():
 
 
 @pytest.mark.django_db
-def test_duplicate_address_in_file_keeps_the_last_name():
-    result = run(csv_bytes("email,name", "a@x.org,First", "A@X.org,Second"))
-    assert result.error_count == 0
-    assert list(Profile.objects.values_list("email", "name")) == [("a@x.org", "Second")]
+def test_case_variant_duplicate_is_reported_not_merged():
+    result = run(csv_bytes("email,name", "a@x.org,First", "b@x.org,Bee", "A@X.org,Second"))
+    assert (result.created_count, result.error_count) == (2, 1)
+    assert result.errors[0]["line"] == 4
+    assert "already on line 2" in result.errors[0]["message"]
+    assert Profile.objects.get(email="a@x.org").name == "First"
+
+
+@pytest.mark.django_db
+def test_bad_lines_are_reported_and_every_good_line_is_imported():
+    ProfileFactory(email="same@x.org", name="Same")
+    ProfileFactory(email="renamed@x.org", name="Old")
+    data = b"\n".join(
+        [
+            b"email,name",
+            b"ann@x.org,Ann",  # line 2
+            b"nul@x.org,Bad\x00name",  # line 3: a NUL byte
+            "zoë@x.org,Zoë".encode("latin-1"),  # line 4: not UTF-8
+            b"not an email,Nobody",  # line 5
+            b"ANN@x.org,Ann again",  # line 6: a case-variant duplicate of line 2
+            b"same@x.org,Same",  # line 7: unchanged
+            b"renamed@x.org,New",  # line 8: updated
+            "emile@x.org,Émile".encode(),  # line 9
+            b"",
+        ]
+    )
+    result = run(data)
+    assert result.status == ProfileImport.Status.DONE
+    assert [error["line"] for error in result.errors] == [3, 4, 5, 6]
+    assert "NUL byte" in result.errors[0]["message"]
+    assert "not UTF-8" in result.errors[1]["message"]
+    assert "not a valid email address" in result.errors[2]["message"]
+    assert "already on line 2" in result.errors[3]["message"]
+    assert (
+        result.created_count,
+        result.updated_count,
+        result.unchanged_count,
+        result.error_count,
+    ) == (2, 1, 1, 4)
+    assert result.processed == result.total == 8
+    assert result.processed == (
+        result.created_count + result.updated_count + result.unchanged_count + result.error_count
+    )
+    assert dict(Profile.objects.values_list("email", "name")) == {
+        "ann@x.org": "Ann",
+        "same@x.org": "Same",
+        "renamed@x.org": "New",
+        "emile@x.org": "Émile",
+    }
 
 
 @pytest.mark.django_db
@@ -129,7 +182,7 @@ def test_too_long_name_is_a_row_error():
     ("data", "message"),
     [
         (b"name\nAnn\n", "must be “email”"),
-        ("email\nzoë@example.com\n".encode("latin-1"), "not UTF-8"),
+        ("émail,nom\nzoe@example.com,Zoë\n".encode("latin-1"), "not UTF-8"),
         (b"", "empty"),
     ],
 )
@@ -206,6 +259,7 @@ def test_upload_queues_the_import_and_shows_progress(
         "percent": 100,
         "created": 1,
         "updated": 1,
+        "unchanged": 0,
         "errors": 1,
         "failure": "",
     }
@@ -241,6 +295,20 @@ def test_upload_rejects_unusable_file_at_once(client_logged_in, data, message):
     assert response.status_code == 200
     assert message in response.context["form"].errors["file"][0]
     assert not ProfileImport.objects.exists()
+
+
+@pytest.mark.django_db
+def test_upload_accepts_a_file_with_one_line_that_is_not_utf8(
+    client_logged_in, eager_celery, django_capture_on_commit_callbacks
+):
+    data = b"email\nann@x.org\n" + "zoë@x.org\n".encode("latin-1")
+    upload = SimpleUploadedFile("people.csv", data, content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_logged_in.post(reverse("profiles:import"), {"file": upload})
+    assert response.status_code == 302
+    profile_import = ProfileImport.objects.get()
+    assert (profile_import.created_count, profile_import.error_count) == (1, 1)
+    assert profile_import.errors[0]["line"] == 3
 
 
 @pytest.mark.django_db
