@@ -1,13 +1,21 @@
+import threading
+import time
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, connections
 from django.urls import reverse
 from django.utils import timezone
 
+from callbacks import services as callback_services
+from callbacks.models import EventKind
+from callbacks.parsers.base import CallbackEvent
 from config.celery_app import app as celery_app
 from profiles import importing
 from profiles.models import Profile, ProfileImport
 from profiles.tasks import import_profiles
-from tests.factories import ProfileFactory
+from providers.models import EmailProvider
+from tests.factories import EmailProviderFactory, ProfileFactory
 
 
 def csv_bytes(*lines: str) -> bytes:
@@ -330,3 +338,144 @@ def test_import_pages_need_login(client):
         reverse("profiles:import_progress", args=[profile_import.pk]),
     ):
         assert client.get(url).status_code == 302
+
+
+# --- An import and callback batches at once (PostgreSQL row locks) ---------------------------
+
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks need PostgreSQL (DATABASE_URL)"
+)
+
+
+def start_thread(call) -> tuple[threading.Thread, list]:
+    """Run `call` in a thread with its own database connection; errors land in the list."""
+    errors: list[Exception] = []
+
+    def run():
+        try:
+            call()
+        except Exception as exc:  # asserted by the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+def wait_for_lock_waits(count: int) -> None:
+    """Poll until `count` sessions of this database wait for a row lock."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0] >= count:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"{count} sessions never waited for a lock")
+
+
+def locking_session(sql: str, params: list):
+    """A second connection, in a transaction that has run `sql`."""
+    holder = connections.create_connection("default")
+    holder.inc_thread_sharing()  # the deadlock test carries on with it from another thread
+    holder.set_autocommit(False)
+    with holder.cursor() as cursor:
+        cursor.execute(sql, params)
+    return holder
+
+
+def finish(thread: threading.Thread, errors: list) -> None:
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "a thread is still waiting"
+    assert not errors
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_import_and_callback_batch_on_the_same_profiles_do_not_deadlock():
+    """Both lock profiles in email order, so they queue instead of deadlocking."""
+    emails = [f"p{index:02}@example.com" for index in range(40)]
+    Profile.objects.bulk_create(Profile(email=email, name="Old") for email in emails)
+    provider = EmailProviderFactory(kind=EmailProvider.Kind.SENDGRID)
+    events = [
+        CallbackEvent(
+            email=email,
+            kind=EventKind.HARD_BOUNCE,
+            occurred_at=timezone.now(),
+            dedupe_key=f"{index:032x}",
+            suppress=True,
+        )
+        for index, email in enumerate(emails)
+    ]
+    # The file lists the addresses backwards; the callback batch, forwards.
+    profile_import = ProfileImport.objects.create(
+        source=csv_bytes("email,name", *[f"{email},New" for email in reversed(emails)])
+    )
+    # A third session holds a profile in the middle until both writers wait, so that each has
+    # locked what it locks first before either goes on.
+    holder = locking_session(
+        "SELECT id FROM profiles_profile WHERE email = %s FOR UPDATE", [emails[20]]
+    )
+    try:
+        importer = start_thread(lambda: importing.run_import(profile_import))
+        callback = start_thread(lambda: callback_services.apply_events(provider, events))
+        wait_for_lock_waits(2)
+        holder.rollback()
+        finish(*importer)
+        finish(*callback)
+    finally:
+        holder.close()
+
+    profile_import.refresh_from_db()
+    assert profile_import.status == ProfileImport.Status.DONE
+    assert (profile_import.updated_count, profile_import.error_count) == (40, 0)
+    assert set(Profile.objects.values_list("name", "status", "inactive_reason")) == {
+        ("New", Profile.Status.INACTIVE, Profile.Reason.HARD_BOUNCE)
+    }
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_import_retries_a_chunk_that_lost_a_deadlock():
+    Profile.objects.bulk_create(
+        [Profile(email="a@example.com", name="A"), Profile(email="z@example.com", name="Z")]
+    )
+    profile_import = ProfileImport.objects.create(
+        source=csv_bytes("email,name", "a@example.com,Ann", "z@example.com,Zed")
+    )
+    # The other session holds z, waits for the import to lock a, then asks for a: a deadlock.
+    # It waits longer before looking for deadlocks, so PostgreSQL cancels the import's chunk.
+    holder = locking_session(
+        "SET LOCAL deadlock_timeout = '20s'; "
+        "SELECT id FROM profiles_profile WHERE email = %s FOR UPDATE",
+        ["z@example.com"],
+    )
+    try:
+        importer = start_thread(lambda: importing.run_import(profile_import))
+        wait_for_lock_waits(1)
+
+        def take_a_then_commit():
+            with holder.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE profiles_profile SET name = 'Other' WHERE email = 'a@example.com'"
+                )
+            holder.commit()
+
+        other = start_thread(take_a_then_commit)
+        finish(*other)
+        finish(*importer)
+    finally:
+        holder.close()
+
+    profile_import.refresh_from_db()
+    assert profile_import.status == ProfileImport.Status.DONE
+    assert (profile_import.updated_count, profile_import.error_count) == (2, 0)
+    assert dict(Profile.objects.values_list("email", "name")) == {
+        "a@example.com": "Ann",
+        "z@example.com": "Zed",
+    }
