@@ -1,9 +1,10 @@
-// Profile import progress: polls the JSON endpoint named by data-progress-url until the
-// import has finished, then reloads once so the page lists the bad lines.
+// Progress of a profile import or export: polls the JSON endpoint named by data-progress-url
+// until the job has finished, then reloads once so the page lists the bad lines (import) or
+// offers the download (export).
 (function () {
   "use strict";
 
-  const card = document.getElementById("import-progress");
+  const card = document.querySelector("[data-progress-url]");
   if (!card || card.dataset.finished === "true") return;
 
   const url = card.dataset.progressUrl;
