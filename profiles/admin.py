@@ -202,6 +202,7 @@ class ProfileImportAdmin(admin.ModelAdmin):
         "processed",
         "created_count",
         "updated_count",
+        "unchanged_count",
         "error_count",
         "errors",
         "failure",

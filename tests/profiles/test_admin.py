@@ -69,6 +69,13 @@ def test_import_admin_lists_imports(admin_client_logged_in):
     response = admin_client_logged_in.get(reverse("admin:profiles_profileimport_changelist"))
     assert response.status_code == 200
     assert b"people.csv" in response.content
+    profile_import = ProfileImport.objects.get()
+    change = admin_client_logged_in.get(
+        reverse("admin:profiles_profileimport_change", args=[profile_import.pk])
+    )
+    assert change.status_code == 200
+    assert b'name="unchanged_count"' not in change.content  # the report is read-only
+    assert b'name="created_count"' not in change.content
 
 
 # --- The admin keeps the dashboard's rules ----------------------------------------------------

@@ -1,5 +1,6 @@
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -188,3 +189,15 @@ def test_list_export_button_carries_the_current_filters(client_logged_in):
     ProfileFactory(email="x@example.com")
     body = client_logged_in.get(reverse("profiles:list"), {"q": "x@", "status": "active"})
     assert f'{URL}?q=x%40&amp;status=active"' in body.content.decode()
+
+
+@pytest.mark.django_db
+def test_starting_an_export_removes_those_older_than_a_day():
+    old = exporting.start_export({}, by=None)
+    export_profiles(old.pk)
+    ProfileExport.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - exporting.KEEP_EXPORTS_FOR - timedelta(minutes=1)
+    )
+    recent = exporting.start_export({}, by=None)
+    assert list(ProfileExport.objects.all()) == [recent]
+    assert not ProfileExportPart.objects.filter(export_id=old.pk).exists()
