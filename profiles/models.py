@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from .categories import Category
 
@@ -238,7 +239,7 @@ class ProfileExport(models.Model):
 
     @property
     def filename(self) -> str:
-        return f"profiles-{self.created_at:%Y%m%d-%H%M}.csv"
+        return f"profiles-{timezone.localtime(self.created_at):%Y%m%d-%H%M}.csv"
 
 
 class ProfileExportPart(models.Model):
