@@ -1,8 +1,9 @@
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils import timezone
 
-from . import inbox
+from . import inbox, services
+from .forms import SoftBouncePolicyForm
 from .models import CallbackLog, DailyStat, PendingBatch, SoftBouncePolicy
 
 
@@ -34,6 +35,9 @@ class CallbackLogAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # retention (callbacks.retention) prunes old logs
 
 
 class PendingStateFilter(admin.SimpleListFilter):
@@ -92,17 +96,39 @@ class PendingBatchAdmin(admin.ModelAdmin):
 
 @admin.register(DailyStat)
 class DailyStatAdmin(admin.ModelAdmin):
+    """Read-only: the counters are what callbacks reported; only the apply service adds to them."""
+
     list_display = ["date", "provider", *DailyStat.COUNTERS]
     list_filter = ["provider"]
     list_select_related = ["provider"]
     date_hierarchy = "date"
 
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(SoftBouncePolicy)
 class SoftBouncePolicyAdmin(admin.ModelAdmin):
-    """A singleton: it can be edited, not added twice or deleted."""
+    """A singleton: it can be edited, not added twice or deleted.
 
+    It saves as the policy page does (`services.save_policy`, with the page's form), so the
+    profiles the new policy covers become Inactive here too.
+    """
+
+    form = SoftBouncePolicyForm
     list_display = ["__str__", "threshold", "window_days", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        affected = services.save_policy(obj)
+        self.message_user(
+            request, f"{affected} profiles were made Inactive by the policy.", messages.INFO
+        )
 
     def has_add_permission(self, request):
         return not SoftBouncePolicy.objects.exists()

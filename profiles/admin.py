@@ -1,9 +1,41 @@
-from django.contrib import admin
-from django.core.paginator import Paginator
-from django.db import connections
-from django.utils.functional import cached_property
+"""Django admin for profiles, their timelines and imports.
 
-from .models import Profile, ProfileImport, TimelineEvent
+The admin keeps the dashboard's rules: an address is validated and stored folded; the email
+status is read-only on the change form (callbacks and people change it through services), and
+re-activation is its own admin page that goes through `services.reactivate_profile` with the
+dashboard's form (reason, extra confirmation for hard bounces and spam, timeline, audit). An
+edit saves only the fields it changed, so it never writes back a status a callback set
+meanwhile.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.core.validators import validate_email
+from django.db import connections
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from . import services
+from .forms import ReactivateForm
+from .models import Profile, ProfileImport, TimelineEvent, normalize_email
+
+# The email status and what explains it: written by callbacks, the preference center and the
+# re-activation service only.
+STATUS_FIELDS = [
+    "status",
+    "inactive_reason",
+    "inactive_since",
+    "inactive_provider",
+    "inactive_detail",
+    "soft_bounce_count",
+    "soft_bounce_since",
+]
 
 # Above this many rows, an unfiltered admin list shows PostgreSQL's estimate of the row count
 # instead of running COUNT(*) over the whole table.
@@ -29,8 +61,20 @@ class LargeTablePaginator(Paginator):
         return super().count
 
 
+class ProfileAdminForm(forms.ModelForm):
+    class Meta:
+        model = Profile
+        fields = ["email", "name", "unsubscribed_categories"]
+
+    def clean_email(self) -> str:
+        email = normalize_email(self.cleaned_data["email"])
+        validate_email(email)
+        return email
+
+
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
+    form = ProfileAdminForm
     list_display = ["email", "name", "status", "inactive_reason", "inactive_since", "created_at"]
     list_filter = ["status", "inactive_reason"]
     search_fields = ["email", "name"]
@@ -38,23 +82,10 @@ class ProfileAdmin(admin.ModelAdmin):
     # A million rows: never count the whole table for the "N total" link.
     show_full_result_count = False
     paginator = LargeTablePaginator
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = [*STATUS_FIELDS, "reactivate_link", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["email", "name"]}),
-        (
-            "Email status",
-            {
-                "fields": [
-                    "status",
-                    "inactive_reason",
-                    "inactive_since",
-                    "inactive_provider",
-                    "inactive_detail",
-                    "soft_bounce_count",
-                    "soft_bounce_since",
-                ]
-            },
-        ),
+        ("Email status", {"fields": [*STATUS_FIELDS, "reactivate_link"]}),
         ("Preference center", {"fields": ["unsubscribed_categories"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
@@ -63,6 +94,59 @@ class ProfileAdmin(admin.ModelAdmin):
         # The list page's search, so that the admin uses the same indexes (trigram for three
         # characters or more, prefix below) instead of an unindexable UPPER(...) LIKE '%x%'.
         return queryset.search(search_term), False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Only what this form changed: a status a callback set since the page loaded stays.
+        if form.changed_data:
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
+
+    @admin.display(description="Re-activate")
+    def reactivate_link(self, obj: Profile) -> str:
+        if obj.pk is None or obj.is_active:
+            return "—"
+        url = reverse("admin:profiles_profile_reactivate", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Re-activate this address…</a>', url)
+
+    def get_urls(self):
+        reactivate = self.admin_site.admin_view(self.reactivate_view)
+        return [
+            path("<int:pk>/reactivate/", reactivate, name="profiles_profile_reactivate"),
+            *super().get_urls(),
+        ]
+
+    def reactivate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The dashboard's re-activation, inside the admin: same form, same service."""
+        profile = get_object_or_404(Profile, pk=pk)
+        if not self.has_change_permission(request, profile):
+            raise PermissionDenied
+        change_url = reverse("admin:profiles_profile_change", args=[profile.pk])
+        if profile.is_active:
+            self.message_user(request, f"{profile.email} is already Active.", messages.INFO)
+            return redirect(change_url)
+        form = ReactivateForm(request.POST or None, profile=profile)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.reactivate_profile(
+                    profile.pk, by=request.user, reason=form.cleaned_data["reason"]
+                )
+            except services.ProfileAlreadyActive:
+                self.message_user(request, f"{profile.email} was already re-activated.")
+            else:
+                self.message_user(request, f"{profile.email} is Active again.", messages.SUCCESS)
+            return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Re-activate {profile.email}?",
+            "profile": profile,
+            "form": form,
+            "needs_extra_confirmation": services.needs_extra_confirmation(profile),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "profiles/admin_reactivate.html", context)
 
 
 @admin.register(TimelineEvent)
@@ -118,6 +202,7 @@ class ProfileImportAdmin(admin.ModelAdmin):
         "processed",
         "created_count",
         "updated_count",
+        "unchanged_count",
         "error_count",
         "errors",
         "failure",

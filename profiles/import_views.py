@@ -55,6 +55,7 @@ def import_progress(request, pk):
             "percent": profile_import.percent,
             "created": profile_import.created_count,
             "updated": profile_import.updated_count,
+            "unchanged": profile_import.unchanged_count,
             "errors": profile_import.error_count,
             "failure": profile_import.failure,
         }

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from .categories import Category
 
@@ -160,6 +161,9 @@ class ProfileImport(models.Model):
     processed = models.PositiveIntegerField(default=0, help_text="Data rows read so far.")
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(
+        default=0, help_text="Lines naming a profile that already had that name."
+    )
     error_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(
         default=list, blank=True, help_text="The first bad rows: [{line, message}]."
@@ -186,3 +190,70 @@ class ProfileImport(models.Model):
         if not self.total:
             return 0
         return min(100, self.processed * 100 // self.total)
+
+
+class ProfileExport(models.Model):
+    """A CSV of the profile list (with its search, filters and sort), built by
+    `tasks.export_profiles` in the background and downloaded when ready.
+
+    The file is kept in the database, compressed, as numbered parts (`ProfileExportPart`), so
+    any worker machine can write it and any web machine can stream it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Exporting"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filters = models.JSONField(
+        default=dict, blank=True, help_text="The list's q, status, reason, sort."
+    )
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    total = models.PositiveIntegerField(default=0, help_text="Profiles to export.")
+    processed = models.PositiveIntegerField(default=0, help_text="Profiles written so far.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Export {self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return min(100, self.processed * 100 // self.total)
+
+    @property
+    def filename(self) -> str:
+        return f"profiles-{timezone.localtime(self.created_at):%Y%m%d-%H%M}.csv"
+
+
+class ProfileExportPart(models.Model):
+    """One piece of an export's CSV, zlib-compressed; the download joins them in order."""
+
+    export = models.ForeignKey(ProfileExport, on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["export", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["export", "number"], name="one_export_part_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"Part {self.number} of export {self.export_id}"

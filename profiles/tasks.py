@@ -1,7 +1,7 @@
 from celery import shared_task
 
-from . import importing
-from .models import ProfileImport
+from . import exporting, importing
+from .models import ProfileExport, ProfileImport
 
 
 @shared_task(ignore_result=True)
@@ -11,3 +11,12 @@ def import_profiles(import_id: int) -> None:
     if profile_import is None or profile_import.is_finished:
         return
     importing.run_import(profile_import)
+
+
+@shared_task(ignore_result=True)
+def export_profiles(export_id: int) -> None:
+    """Write the CSV of ProfileExport `export_id`; a finished export is left alone."""
+    export = ProfileExport.objects.filter(pk=export_id).first()
+    if export is None or export.is_finished:
+        return
+    exporting.run_export(export)

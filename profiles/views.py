@@ -1,11 +1,7 @@
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
@@ -22,16 +18,6 @@ SORTABLE_COLUMNS = [
     ("status", "Status"),
     ("inactive_since", "Inactive since"),
     ("created", "Created"),
-]
-
-EXPORT_COLUMNS = [
-    "email",
-    "name",
-    "status",
-    "inactive_reason",
-    "inactive_since",
-    "inactive_provider",
-    "created_at",
 ]
 
 
@@ -110,41 +96,3 @@ def profile_reactivate(request, pk):
             "needs_extra_confirmation": services.needs_extra_confirmation(profile),
         },
     )
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _safe_cell(value) -> str:
-    """Text a spreadsheet will not run as a formula (CSV injection)."""
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-@login_required
-@require_GET
-def profile_export(request):
-    """The list as CSV, with the list's search, filters and sort, streamed row by row."""
-    filters = ProfileFilterForm(request.GET).cleaned_or_defaults()
-    rows = filtered_profiles(filters).values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow(EXPORT_COLUMNS)
-        for row in rows:
-            yield writer.writerow([_safe_cell(value) for value in row])
-
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="profiles-{stamp}.csv"'
-    return response

@@ -1,9 +1,10 @@
-// Profile import progress: polls the JSON endpoint named by data-progress-url until the
-// import has finished, then reloads once so the page lists the bad lines.
+// Progress of a profile import or export: polls the JSON endpoint named by data-progress-url
+// until the job has finished, then reloads once so the page lists the bad lines (import) or
+// offers the download (export).
 (function () {
   "use strict";
 
-  const card = document.getElementById("import-progress");
+  const card = document.querySelector("[data-progress-url]");
   if (!card || card.dataset.finished === "true") return;
 
   const url = card.dataset.progressUrl;
@@ -12,7 +13,7 @@
   let delay = 1000;
 
   function show(data) {
-    ["status_label", "processed", "total", "created", "updated", "errors"].forEach(function (name) {
+    ["status_label", "processed", "total", "created", "updated", "unchanged", "errors"].forEach(function (name) {
       const el = card.querySelector('[data-field="' + name + '"]');
       if (el) el.textContent = typeof data[name] === "number" ? number.format(data[name]) : data[name];
     });

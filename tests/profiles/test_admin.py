@@ -1,9 +1,14 @@
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
+from callbacks import services as callback_services
+from callbacks.models import EventKind
+from callbacks.parsers.base import CallbackEvent
 from profiles.models import Profile, ProfileImport, TimelineEvent
-from tests.factories import ProfileFactory
+from providers.models import EmailProvider
+from tests.factories import EmailProviderFactory, ProfileFactory
 
 
 @pytest.mark.django_db
@@ -64,3 +69,136 @@ def test_import_admin_lists_imports(admin_client_logged_in):
     response = admin_client_logged_in.get(reverse("admin:profiles_profileimport_changelist"))
     assert response.status_code == 200
     assert b"people.csv" in response.content
+    profile_import = ProfileImport.objects.get()
+    change = admin_client_logged_in.get(
+        reverse("admin:profiles_profileimport_change", args=[profile_import.pk])
+    )
+    assert change.status_code == 200
+    assert b'name="unchanged_count"' not in change.content  # the report is read-only
+    assert b'name="created_count"' not in change.content
+
+
+# --- The admin keeps the dashboard's rules ----------------------------------------------------
+
+
+def profile_form(profile: Profile, **changes) -> dict:
+    """What the admin's change form posts for `profile`, with `changes` made."""
+    data = {
+        "email": profile.email,
+        "name": profile.name,
+        "unsubscribed_categories": "[]",
+        "status": profile.status,
+        "inactive_reason": profile.inactive_reason,
+    }
+    return {**data, **changes}
+
+
+def hard_bounce(profile: Profile) -> None:
+    """A callback batch makes the profile Inactive, through the real apply service."""
+    provider = EmailProviderFactory(kind=EmailProvider.Kind.SENDGRID)
+    event = CallbackEvent(
+        email=profile.email,
+        kind=EventKind.HARD_BOUNCE,
+        occurred_at=timezone.now(),
+        dedupe_key="ab" * 16,
+        description="550 no such user",
+        suppress=True,
+    )
+    callback_services.apply_events(provider, [event])
+
+
+@pytest.mark.django_db
+def test_admin_edit_keeps_a_status_a_callback_changed_meanwhile(admin_client_logged_in):
+    profile = ProfileFactory(email="ann@example.com", name="Ann")
+    url = reverse("admin:profiles_profile_change", args=[profile.pk])
+    assert admin_client_logged_in.get(url).status_code == 200
+    before = profile_form(profile, name="Ann Smith")  # the form as loaded: Active
+
+    hard_bounce(profile)  # meanwhile
+    response = admin_client_logged_in.post(url, before)
+
+    assert response.status_code == 302
+    profile.refresh_from_db()
+    assert profile.name == "Ann Smith"
+    assert (profile.status, profile.inactive_reason) == (
+        Profile.Status.INACTIVE,
+        Profile.Reason.HARD_BOUNCE,
+    )
+    assert profile.inactive_detail == "550 no such user"
+
+
+@pytest.mark.django_db
+def test_admin_change_form_cannot_make_a_hard_bounced_profile_active(admin_client_logged_in):
+    profile = ProfileFactory(email="gone@example.com")
+    hard_bounce(profile)
+    profile.refresh_from_db()
+    url = reverse("admin:profiles_profile_change", args=[profile.pk])
+    response = admin_client_logged_in.post(
+        url, profile_form(profile, status="active", inactive_reason="")
+    )
+    assert response.status_code == 302
+    profile.refresh_from_db()
+    assert profile.status == Profile.Status.INACTIVE
+    assert not TimelineEvent.objects.filter(kind=TimelineEvent.Kind.CHANNEL_RESUBSCRIBED).exists()
+    page = admin_client_logged_in.get(url).content.decode()
+    assert reverse("admin:profiles_profile_reactivate", args=[profile.pk]) in page
+
+
+@pytest.mark.django_db
+def test_admin_reactivation_goes_through_the_dashboards_rules(admin_client_logged_in, staff_user):
+    profile = ProfileFactory(email="gone@example.com")
+    hard_bounce(profile)
+    url = reverse("admin:profiles_profile_reactivate", args=[profile.pk])
+
+    page = admin_client_logged_in.get(url)
+    assert page.status_code == 200
+    assert "mailbox does not exist" in page.content.decode()
+
+    no_reason = admin_client_logged_in.post(url, {"reason": " ", "confirm": "on"})
+    assert no_reason.status_code == 200
+    assert "reason" in no_reason.context["form"].errors
+    unconfirmed = admin_client_logged_in.post(url, {"reason": "They fixed their mailbox"})
+    assert unconfirmed.status_code == 200
+    assert "confirm" in unconfirmed.context["form"].errors
+    profile.refresh_from_db()
+    assert profile.status == Profile.Status.INACTIVE
+
+    done = admin_client_logged_in.post(url, {"reason": "They fixed their mailbox", "confirm": "on"})
+    assert done.status_code == 302
+    assert done["Location"] == reverse("admin:profiles_profile_change", args=[profile.pk])
+    profile.refresh_from_db()
+    assert profile.status == Profile.Status.ACTIVE
+    event = TimelineEvent.objects.get(kind=TimelineEvent.Kind.CHANNEL_RESUBSCRIBED)
+    assert event.properties["reason"] == "They fixed their mailbox"
+    assert event.properties["previous_reason"] == Profile.Reason.HARD_BOUNCE
+    audit = LogEntry.objects.get(object_id=str(profile.pk))
+    assert audit.user == staff_user
+    assert "They fixed their mailbox" in audit.change_message
+
+
+@pytest.mark.django_db
+def test_admin_validates_and_normalises_addresses(admin_client_logged_in):
+    add_url = reverse("admin:profiles_profile_add")
+    data = {"name": "", "unsubscribed_categories": "[]"}
+
+    bad = admin_client_logged_in.post(add_url, {**data, "email": "not an email"})
+    assert bad.status_code == 200
+    assert "email" in bad.context["adminform"].form.errors
+    assert not Profile.objects.exists()
+
+    good = admin_client_logged_in.post(add_url, {**data, "email": "  Ann@Example.COM "})
+    assert good.status_code == 302
+    assert list(Profile.objects.values_list("email", "status")) == [
+        ("ann@example.com", Profile.Status.ACTIVE)
+    ]
+
+    again = admin_client_logged_in.post(add_url, {**data, "email": "ANN@example.com"})
+    assert again.status_code == 200
+    assert "already exists" in str(again.context["adminform"].form.errors["email"])
+
+    profile = Profile.objects.get()
+    change_url = reverse("admin:profiles_profile_change", args=[profile.pk])
+    renamed = admin_client_logged_in.post(change_url, profile_form(profile, email="nope@"))
+    assert renamed.status_code == 200
+    profile.refresh_from_db()
+    assert profile.email == "ann@example.com"
