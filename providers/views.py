@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import audit
 from .forms import ChooseKindForm, DeleteProviderForm, ProviderForm, form_class_for
@@ -171,12 +171,15 @@ def provider_mark_default(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("providers:list")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def provider_rotate_callback(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the confirmation page, saying the current URL dies at once; POST: rotate."""
     if not request.user.is_staff:
         raise PermissionDenied("Only admins can rotate a callback URL.")
     provider = get_object_or_404(EmailProvider, pk=pk)
+    if request.method != "POST":
+        return render(request, "providers/provider_confirm_rotate.html", {"provider": provider})
     with transaction.atomic():
         provider.rotate_callback_token()
         audit.record(request.user, provider, audit.ROTATED_CALLBACK)
