@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -125,12 +126,23 @@ def provider_delete(request: HttpRequest, pk: int) -> HttpResponse:
     provider = get_object_or_404(EmailProvider, pk=pk)
     form = DeleteProviderForm(_posted(request), provider=provider)
     if request.method == "POST" and form.is_valid():
+        from callbacks.inbox import apply_waiting_batches  # callbacks imports providers
+
         nickname = provider.nickname
-        with transaction.atomic():
-            audit.record(request.user, provider, audit.DELETED)
-            new_default = EmailProvider.objects.remove(
-                provider, successor=form.cleaned_data.get("successor")
+        try:
+            apply_waiting_batches(provider)  # before the deletion's locks: see its docstring
+            with transaction.atomic():
+                audit.record(request.user, provider, audit.DELETED)
+                new_default = EmailProvider.objects.remove(
+                    provider, successor=form.cleaned_data.get("successor")
+                )
+        except ProtectedError:  # an accepted callback batch could not be applied first
+            messages.error(
+                request,
+                f"“{nickname}” was not deleted: callback events it already accepted could not "
+                "be applied to profiles yet. Postdesk keeps retrying them; try again later.",
             )
+            return redirect("providers:delete", pk=provider.pk)
         messages.success(request, f"Email provider “{nickname}” deleted.")
         if not EmailProvider.objects.exists():
             messages.warning(
