@@ -117,7 +117,8 @@ def fail_test_emails(scene, client: Client) -> list[TestEmail]:
         tasks.send_test_email.apply(args=[test_email.pk])
         test_email.refresh_from_db()
         assert test_email.status == TestEmail.Status.FAILED
-        assert test_email.failure_reason == TestEmail.FailureReason.AUTH_FAILED
+        refused = "auth_failed" if provider.is_smtp else "api_key_refused"
+        assert test_email.failure_reason == refused
         sent.append(test_email)
     smtp_email = sent[0]
     assert "535" in smtp_email.transcript  # the real server refused the planted password
