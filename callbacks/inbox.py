@@ -10,6 +10,10 @@ of the time for a plain SendGrid batch. A batch that fails is retried later with
 and does not hold up the ones behind it. Nothing accepted is lost if the broker drops a
 message: the periodic sweep (`callbacks.tasks.apply_pending_callbacks`) finds the batch.
 
+Deleting a provider applies its waiting batches first (`apply_waiting_batches`, then
+`apply_before_provider_delete` inside the deletion): the ESP was told 200 for each, so they
+must not go with the provider's rows.
+
 A flood of batches queues few tasks: tasks are queued only when no worker has been asked yet
 (`InboxWakeup`), one for each worker process that should help (CALLBACK_WAKE_TASKS). A worker
 that finds nothing due withdraws the request and looks again, and the endpoint makes one only
@@ -26,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from callbacks import services
@@ -33,6 +38,7 @@ from callbacks.bulk_sql import bound_cursor, insert_values, model_defaults, tabl
 from callbacks.models import CallbackLog, InboxWakeup, PendingBatch
 from callbacks.parsers import parser_for
 from callbacks.parsers.base import CallbackEvent
+from providers.models import EmailProvider
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +211,63 @@ def _events(pending: PendingBatch) -> list[CallbackEvent]:
     if pending.body is None:
         return decode(pending.events)
     return parser_for(pending.log.provider)(bytes(pending.body))
+
+
+def apply_waiting_batches(provider: EmailProvider) -> None:
+    """Apply `provider`'s waiting batches now, oldest first, each in its own transaction.
+
+    Called before a provider is deleted, outside the deletion's transaction: a worker applying
+    one of them is waited for, which is safe only while this holds no locks of its own. Raises
+    ProtectedError if a batch fails; it stays in the inbox, where the workers retry it.
+    """
+    while _waiting(provider).exists():
+        # A batch a worker applied while this waited for its lock is gone: look again.
+        _apply_oldest_waiting(provider, skip_locked=False)
+
+
+def apply_before_provider_delete(sender, instance: EmailProvider, **kwargs) -> None:
+    """Apply what `instance`'s callback URL accepted, inside the deletion, before its rows go.
+
+    Connected to EmailProvider's pre_delete (`CallbacksConfig.ready`), so every way of deleting
+    a provider keeps what was accepted. The deletion holds the provider row locked
+    (`EmailProviderManager.remove`), so a callback being stored for it now waits and then finds
+    it gone. Batches a worker holds are not waited for (that worker waits for the provider row:
+    a deadlock); ProtectedError stops the deletion instead, and a second try finds them applied.
+    Usually `apply_waiting_batches` has already emptied the inbox and this only checks.
+    """
+    list(EmailProvider.objects.select_for_update().filter(pk=instance.pk).values_list("pk"))
+    while _apply_oldest_waiting(instance, skip_locked=True):
+        pass
+    if _waiting(instance).exists():
+        raise ProtectedError("A worker is applying this provider's callback batches.", [])
+
+
+def _waiting(provider: EmailProvider):
+    return PendingBatch.objects.filter(log__provider=provider)
+
+
+def _apply_oldest_waiting(provider: EmailProvider, *, skip_locked: bool) -> bool:
+    """Apply `provider`'s oldest waiting batch, whatever its retry_at; False if none was free."""
+    with transaction.atomic():
+        oldest = (
+            _waiting(provider)
+            .order_by("log_id")
+            .select_for_update(skip_locked=skip_locked, of=("self",))
+            .values("pk")[:1]
+        )
+        pending = PendingBatch.objects.filter(pk__in=oldest).select_related("log__provider")
+        pending = pending.first()
+        if pending is None:
+            return False
+        try:
+            with transaction.atomic():
+                _apply(pending)
+        except Exception as exc:
+            log.exception("Callback batch of log %s failed before deletion", pending.log_id)
+            raise ProtectedError(
+                f"An accepted callback batch could not be applied: {exc}", [pending]
+            ) from exc
+    return True
 
 
 def _postpone(pending: PendingBatch, exc: Exception) -> None:

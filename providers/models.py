@@ -283,8 +283,12 @@ class TestEmail(models.Model):
         DISPATCH_FAILED = "dispatch_failed", "SMTP dispatching failed"
         AUTH_FAILED = "auth_failed", "Authentication failed"
         ESP_REJECTED = "esp_rejected", "Rejected by the ESP"
+        API_CONNECTION_ERROR = "api_connection_error", "API connection error"
+        API_TIMEOUT = "api_timeout", "API timeout"
+        API_KEY_REFUSED = "api_key_refused", "API refused the key"
         QUEUE_UNAVAILABLE = "queue_unavailable", "Could not be queued"
         STALE = "stale", "Worker stopped responding"
+        NOT_PICKED_UP = "not_picked_up", "No worker picked it up"
 
     provider = models.ForeignKey(
         EmailProvider, on_delete=models.CASCADE, related_name="test_emails"
@@ -304,6 +308,12 @@ class TestEmail(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(
+        default=timezone.now, help_text="When the next attempt should start, while queued."
+    )
+    requeues = models.PositiveSmallIntegerField(
+        default=0, help_text="Times it was queued again because no worker picked it up."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -10,13 +10,23 @@ redelivers it, and a redelivered run may reclaim a row whose attempt started lon
 `stale_after()` — no live attempt lasts that long, since every network step has a timeout.
 A row nobody reclaims is failed as STALE by `sweep_stale_test_emails` (Celery beat) or, lazily,
 when its page is viewed (`mark_stale`).
+
+A task message can also be lost before any worker takes it (Redis restarted without
+persistence, say), leaving the row "queued". A row still queued `queue_timeout()` after its
+attempt was due is queued once more (the task is idempotent: a duplicate finds the row claimed
+and does nothing); if it is still queued a timeout later it is failed as NOT_PICKED_UP. The
+sweeper does both, and so does viewing the page (`revive_if_lost`).
+
+Retries are decided by the failure's reason (`RETRIES_BY_REASON`) and kept short, since a
+person is usually watching the page: a refused key is never retried, an unreachable API twice
+within seconds, a timeout (which has already cost a whole network timeout) once.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -27,12 +37,37 @@ from django.utils.html import strip_tags
 
 from profiles import preference_links
 from providers.adapters import DeliveryError, OutgoingMessage, adapter_for, make_meta
+from providers.adapters.base import scrub_secret
+from providers.crypto import SecretUnreadable
 from providers.models import TestEmail
 
 log = logging.getLogger(__name__)
 
 Status = TestEmail.Status
 Reason = TestEmail.FailureReason
+
+
+# How many times a failure may be retried, by reason, when the adapter says it is transient.
+RETRIES_BY_REASON = {
+    Reason.CONNECTION_ERROR: 2,
+    Reason.API_CONNECTION_ERROR: 2,
+    Reason.DISPATCH_FAILED: 2,  # a 4xx SMTP reply
+    Reason.ESP_REJECTED: 2,  # a 5xx or 429 answer from the API
+    Reason.AUTH_FAILED: 1,  # a 454 "temporary authentication failure"
+    Reason.TIMEOUT: 1,
+    Reason.API_TIMEOUT: 1,
+}
+RETRY_DELAYS_SECONDS = (2, 5)  # before the second attempt, and before the third
+MAX_RETRIES = max(RETRIES_BY_REASON.values())
+
+
+def retries_allowed(error: DeliveryError) -> int:
+    return RETRIES_BY_REASON.get(error.reason, 0) if error.transient else 0
+
+
+def retry_delay(retries_done: int) -> int:
+    """Seconds to wait before retry number `retries_done + 1`."""
+    return RETRY_DELAYS_SECONDS[min(retries_done, len(RETRY_DELAYS_SECONDS) - 1)]
 
 
 class Outcome(enum.Enum):
@@ -42,11 +77,14 @@ class Outcome(enum.Enum):
     SKIPPED = "skipped"  # another run owns the row, or it is already finished
 
 
-def deliver_test_email(test_email: TestEmail, *, may_retry: bool = False) -> Outcome:
+def deliver_test_email(
+    test_email: TestEmail, *, may_retry: bool = False, retries_done: int = 0
+) -> Outcome:
     """Send `test_email` once and record the outcome on the row.
 
-    A transient failure with `may_retry` puts the row back to queued (keeping the last error
-    for the page to show) and returns RETRY; the caller schedules the next attempt.
+    With `may_retry`, a failure whose reason still allows a retry after `retries_done` puts the
+    row back to queued (keeping the last error for the page to show), due `retry_delay()`
+    later, and returns RETRY; the caller schedules the next attempt.
     """
     now = timezone.now()
     claimable = Q(status=Status.QUEUED) | Q(
@@ -64,13 +102,14 @@ def deliver_test_email(test_email: TestEmail, *, may_retry: bool = False) -> Out
     try:
         result = adapter.send(build_message(test_email, meta))
     except DeliveryError as error:
-        retry = error.transient and may_retry
-        _record_failure(test_email, error, adapter.transcript, meta, retry=retry)
+        retry = may_retry and retries_done < retries_allowed(error)
+        due_at = timezone.now() + timedelta(seconds=retry_delay(retries_done)) if retry else None
+        _record_failure(test_email, error, adapter.transcript, meta, due_at=due_at)
         return Outcome.RETRY if retry else Outcome.FAILED
     except Exception as exc:  # a bug or an unreadable secret: record it, never leave "sending"
         log.exception("Test email %s failed unexpectedly", test_email.pk)
         error = DeliveryError(Reason.DISPATCH_FAILED, f"Unexpected error: {exc!r}")
-        _record_failure(test_email, error, adapter.transcript, meta, retry=False)
+        _record_failure(test_email, error, adapter.transcript, meta, due_at=None)
         return Outcome.FAILED
     TestEmail.objects.filter(pk=test_email.pk, status=Status.SENDING).update(
         status=Status.SENT,
@@ -86,17 +125,36 @@ def deliver_test_email(test_email: TestEmail, *, may_retry: bool = False) -> Out
 
 
 def _record_failure(
-    test_email: TestEmail, error: DeliveryError, transcript: str, meta: str, *, retry: bool
+    test_email: TestEmail,
+    error: DeliveryError,
+    transcript: str,
+    meta: str,
+    *,
+    due_at: datetime | None,
 ) -> None:
+    """Store the failure: queued again for an attempt at `due_at`, or failed when None.
+
+    The ESP's words are stored without the provider's secret: some ESPs echo the key.
+    """
+    retry = due_at is not None
+    secret = _stored_secret(test_email)
     TestEmail.objects.filter(pk=test_email.pk, status=Status.SENDING).update(
         status=Status.QUEUED if retry else Status.FAILED,
         failure_reason=error.reason,
-        failure_detail=error.detail,
+        failure_detail=scrub_secret(error.detail, secret),
         esp_status_code=error.code,
         meta=meta[:255],
-        transcript=transcript,
+        transcript=scrub_secret(transcript, secret),
+        due_at=due_at if retry else F("due_at"),
         finished_at=None if retry else timezone.now(),
     )
+
+
+def _stored_secret(test_email: TestEmail) -> str:
+    try:
+        return test_email.provider.secret
+    except SecretUnreadable:  # a secret nobody can read cannot be echoed either
+        return ""
 
 
 def build_message(test_email: TestEmail, meta: str) -> OutgoingMessage:
@@ -196,12 +254,80 @@ def mark_stale(test_email: TestEmail) -> bool:
 
 
 def sweep_stale_test_emails(now=None) -> int:
-    """Fail every row stuck in "sending" longer than `stale_after()`; return how many."""
+    """Fail every row stuck in "sending" longer than `stale_after()`; return how many.
+
+    Also queues again, or fails, rows whose task no worker picked up
+    (`requeue_lost_test_emails`).
+    """
     now = now or timezone.now()
     count = _fail_stale(_stale_rows(now), now)
     if count:
         log.warning("Marked %s test email(s) failed: their worker stopped responding", count)
+    requeue_lost_test_emails(now)
     return count
+
+
+# --- queued, but no worker picked it up ------------------------------------------------
+def queue_timeout() -> timedelta:
+    """How long a row may stay queued past its due time before its task is presumed lost."""
+    return timedelta(seconds=float(settings.TEST_EMAIL_QUEUE_TIMEOUT_SECONDS))
+
+
+def _overdue_rows(now):
+    return TestEmail.objects.filter(status=Status.QUEUED, due_at__lt=now - queue_timeout())
+
+
+def requeue_lost_test_emails(now=None) -> tuple[int, int]:
+    """Queue overdue rows once more, fail those already queued again; return both counts."""
+    now = now or timezone.now()
+    failed = _fail_not_picked_up(_overdue_rows(now).filter(requeues__gt=0), now)
+    requeued = 0
+    for pk in _overdue_rows(now).filter(requeues=0).values_list("pk", flat=True):
+        requeued += _requeue(pk, now)
+    if failed or requeued:
+        log.warning("Test emails no worker picked up: %s queued again, %s failed", requeued, failed)
+    return requeued, failed
+
+
+def revive_if_lost(test_email: TestEmail) -> None:
+    """Requeue or fail this one row if its task looks lost (when its page is viewed)."""
+    if test_email.status != Status.QUEUED:
+        return
+    now = timezone.now()
+    if test_email.due_at >= now - queue_timeout():
+        return
+    if test_email.requeues:
+        _fail_not_picked_up(_overdue_rows(now).filter(pk=test_email.pk), now)
+    else:
+        _requeue(test_email.pk, now)
+    test_email.refresh_from_db()
+
+
+def _requeue(pk: int, now) -> int:
+    """Publish the task again for a row still waiting; 1 if this call did it."""
+    from providers.tasks import send_test_email
+
+    claimed = TestEmail.objects.filter(pk=pk, status=Status.QUEUED, requeues=0).update(
+        requeues=F("requeues") + 1, due_at=now
+    )
+    if not claimed:
+        return 0
+    try:
+        send_test_email.delay(pk)
+    except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
+        log.warning("Could not queue test email %s again: %s", pk, exc)
+        mark_queue_unavailable(pk, exc)
+    return 1
+
+
+def _fail_not_picked_up(rows, now) -> int:
+    return rows.update(
+        status=Status.FAILED,
+        failure_reason=Reason.NOT_PICKED_UP,
+        failure_detail="No worker picked it up, even after it was queued a second time.",
+        esp_status_code=None,
+        finished_at=now,
+    )
 
 
 def seconds_until_reclaimable(test_email_id: int) -> float | None:

@@ -13,7 +13,7 @@ from profiles.models import Profile, normalize_email
 from providers import audit
 from providers.connection_check import check_provider_settings
 from providers.models import EmailProvider, TestEmail
-from providers.sending import enqueue_test_email, mark_stale
+from providers.sending import enqueue_test_email, mark_stale, revive_if_lost
 
 # Form fields that do not affect a connection; their errors do not block "Test connection".
 NOT_CONNECTION_FIELDS = {"nickname", "callback_signature"}
@@ -81,6 +81,7 @@ def _load(pk: int) -> TestEmail:
         TestEmail.objects.select_related("provider", "requested_by"), pk=pk
     )
     mark_stale(test_email)
+    revive_if_lost(test_email)
     return test_email
 
 

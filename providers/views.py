@@ -4,10 +4,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import audit
 from .forms import ChooseKindForm, DeleteProviderForm, ProviderForm, form_class_for
@@ -125,12 +126,23 @@ def provider_delete(request: HttpRequest, pk: int) -> HttpResponse:
     provider = get_object_or_404(EmailProvider, pk=pk)
     form = DeleteProviderForm(_posted(request), provider=provider)
     if request.method == "POST" and form.is_valid():
+        from callbacks.inbox import apply_waiting_batches  # callbacks imports providers
+
         nickname = provider.nickname
-        with transaction.atomic():
-            audit.record(request.user, provider, audit.DELETED)
-            new_default = EmailProvider.objects.remove(
-                provider, successor=form.cleaned_data.get("successor")
+        try:
+            apply_waiting_batches(provider)  # before the deletion's locks: see its docstring
+            with transaction.atomic():
+                audit.record(request.user, provider, audit.DELETED)
+                new_default = EmailProvider.objects.remove(
+                    provider, successor=form.cleaned_data.get("successor")
+                )
+        except ProtectedError:  # an accepted callback batch could not be applied first
+            messages.error(
+                request,
+                f"“{nickname}” was not deleted: callback events it already accepted could not "
+                "be applied to profiles yet. Postdesk keeps retrying them; try again later.",
             )
+            return redirect("providers:delete", pk=provider.pk)
         messages.success(request, f"Email provider “{nickname}” deleted.")
         if not EmailProvider.objects.exists():
             messages.warning(
@@ -171,12 +183,15 @@ def provider_mark_default(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("providers:list")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def provider_rotate_callback(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the confirmation page, saying the current URL dies at once; POST: rotate."""
     if not request.user.is_staff:
         raise PermissionDenied("Only admins can rotate a callback URL.")
     provider = get_object_or_404(EmailProvider, pk=pk)
+    if request.method != "POST":
+        return render(request, "providers/provider_confirm_rotate.html", {"provider": provider})
     with transaction.atomic():
         provider.rotate_callback_token()
         audit.record(request.user, provider, audit.ROTATED_CALLBACK)

@@ -107,3 +107,9 @@ def recent_callback_logs(provider: EmailProvider, limit: int = 10):
         .defer("pending__events", "pending__body")
         .order_by("-received_at", "-id")[:limit]
     )
+
+
+@register.simple_tag
+def waiting_callback_batches(provider: EmailProvider) -> int:
+    """Accepted callback batches of `provider` that no worker has applied yet."""
+    return PendingBatch.objects.filter(log__provider=provider).count()

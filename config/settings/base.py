@@ -199,6 +199,9 @@ SMTP_TIMEOUT_SECONDS = env.float("SMTP_TIMEOUT_SECONDS", default=15.0)
 SMTP_CA_FILE = env("SMTP_CA_FILE", default="")
 # A test email still "sending" after this long lost its worker: the sweeper marks it failed.
 TEST_EMAIL_STALE_AFTER_SECONDS = env.float("TEST_EMAIL_STALE_AFTER_SECONDS", default=120.0)
+# A test email still "queued" this long after it was due lost its task message: it is queued
+# once more, and failed if it waits that long again.
+TEST_EMAIL_QUEUE_TIMEOUT_SECONDS = env.float("TEST_EMAIL_QUEUE_TIMEOUT_SECONDS", default=30.0)
 ESP_HTTP_TIMEOUT_SECONDS = env.float("ESP_HTTP_TIMEOUT_SECONDS", default=15.0)
 SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
 NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")

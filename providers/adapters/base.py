@@ -27,6 +27,7 @@ echo it natively (SendGrid ``custom_args``, Netcore ``token_to``).
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -304,14 +305,43 @@ class HttpApiAdapter(Adapter):
             transport=CheckedTransport(),
         )
 
+    def _wrap_network_error(self, exc: Exception) -> DeliveryError | None:
+        """The shared network errors, named for a web API rather than an SMTP server."""
+        error = wrap_network_error(exc)
+        if error is None:
+            return None
+        reason = API_NETWORK_REASONS.get(error.reason, error.reason)
+        return DeliveryError(reason, error.detail, code=error.code, transient=error.transient)
+
     def api_error(self, response: httpx.Response) -> DeliveryError:
-        """Classify a non-2xx answer, keeping the ESP's status and message."""
+        """Classify a non-2xx answer, keeping the ESP's status and message (without our key).
+
+        A refused key is not transient: trying again cannot fix it.
+        """
         status = response.status_code
-        text = f"HTTP {status}: {esp_error_message(response)}"
+        text = scrub_secret(f"HTTP {status}: {esp_error_message(response)}", self.secret)
         if status in (401, 403):
-            return DeliveryError("auth_failed", text, code=status)
+            return DeliveryError("api_key_refused", text, code=status)
         transient = status >= 500 or status == 429
         return DeliveryError("esp_rejected", text, code=status, transient=transient)
+
+
+# The shared network reasons, as they read for a web API.
+API_NETWORK_REASONS = {"connection_error": "api_connection_error", "timeout": "api_timeout"}
+SCRUBBED = "[redacted]"
+SECRET_PART_MIN_LENGTH = 8
+
+
+def scrub_secret(text: str, secret: str | None) -> str:
+    """`text` with `secret` replaced, and each long part of it (SendGrid's ``SG.<id>.<key>``):
+    some ESPs echo the key they refused."""
+    if not secret or not text:
+        return text
+    parts = [secret, *(part for part in re.split(r"[^A-Za-z0-9_-]+", secret))]
+    for part in sorted(set(parts), key=len, reverse=True):
+        if len(part) >= SECRET_PART_MIN_LENGTH or part == secret:
+            text = text.replace(part, SCRUBBED)
+    return text
 
 
 def esp_error_message(response: httpx.Response) -> str:

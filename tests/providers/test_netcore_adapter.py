@@ -84,7 +84,7 @@ def test_without_unsubscribe_page_the_preference_center_applies(provider, netcor
         (
             401,
             {"message": "Invalid api key", "status": "error"},
-            "auth_failed",
+            "api_key_refused",
             False,
             "HTTP 401: Invalid api key",
         ),

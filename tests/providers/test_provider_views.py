@@ -117,7 +117,7 @@ def test_anonymous_cannot_mark_default(client):
     assert provider.is_default is False
 
 
-@pytest.mark.parametrize("name", ["providers:mark_default", "providers:rotate_callback"])
+@pytest.mark.parametrize("name", ["providers:mark_default"])
 def test_state_changes_refuse_get(admin_client_logged_in, name):
     provider = EmailProviderFactory()
     token = provider.callback_token
@@ -657,6 +657,42 @@ def test_staff_can_rotate_the_callback_url_and_the_old_one_stops_working(
     entry = LogEntry.objects.get()
     assert (entry.user, entry.object_id) == (staff_user, str(provider.pk))
     assert "Rotated" in entry.change_message
+
+
+def test_rotate_asks_for_confirmation_first_and_says_the_url_dies_at_once(
+    admin_client_logged_in,
+):
+    provider = EmailProviderFactory(nickname="Relay")
+    token = provider.callback_token
+    url = reverse("providers:rotate_callback", args=[provider.pk])
+
+    response = admin_client_logged_in.get(url)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "stops working the moment you rotate" in html
+    assert provider.callback_url in html
+    assert f'action="{url}"' in html and 'method="post"' in html
+    provider.refresh_from_db()
+    assert provider.callback_token == token  # only the confirmation page, nothing rotated
+    detail = admin_client_logged_in.get(reverse("providers:detail", args=[provider.pk]))
+    assert f'href="{url}"' in detail.content.decode()  # the detail page links to the page
+
+
+def test_rotate_refuses_other_methods(admin_client_logged_in):
+    provider = EmailProviderFactory()
+    response = admin_client_logged_in.put(reverse("providers:rotate_callback", args=[provider.pk]))
+    assert response.status_code == 405
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_non_staff_cannot_see_or_use_the_rotate_page(client_logged_in, method):
+    provider = EmailProviderFactory()
+    token = provider.callback_token
+    url = reverse("providers:rotate_callback", args=[provider.pk])
+    assert getattr(client_logged_in, method)(url).status_code == 403
+    provider.refresh_from_db()
+    assert provider.callback_token == token
 
 
 def test_non_staff_cannot_rotate(client_logged_in):

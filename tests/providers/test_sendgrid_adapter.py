@@ -74,7 +74,7 @@ def test_send_posts_the_v3_mail_send_request(provider, sendgrid_api):
         (
             401,
             {"errors": [{"field": None, "message": "The provided authorization grant is invalid"}]},
-            "auth_failed",
+            "api_key_refused",
             False,
             "HTTP 401: The provided authorization grant is invalid",
         ),
@@ -118,17 +118,17 @@ def test_answers_in_turn_202_401_400_500(provider, sendgrid_api):
     assert len(sendgrid_api.requests) == 4
 
 
-def test_unreachable_api_is_a_transient_connection_error(provider, settings, closed_port):
+def test_unreachable_api_is_a_transient_api_connection_error(provider, settings, closed_port):
     settings.SENDGRID_API_URL = f"http://127.0.0.1:{closed_port}"
     provider.set_secret(API_KEY)  # saved again for this API base
 
     with pytest.raises(DeliveryError) as caught:
         adapter_for(provider).send(message())
 
-    assert (caught.value.reason, caught.value.transient) == ("connection_error", True)
+    assert (caught.value.reason, caught.value.transient) == ("api_connection_error", True)
 
 
-def test_silent_api_is_a_timeout(provider, settings, silent_server):
+def test_silent_api_is_an_api_timeout(provider, settings, silent_server):
     settings.SENDGRID_API_URL = f"http://127.0.0.1:{silent_server.port}"
     provider.set_secret(API_KEY)  # saved again for this API base
     settings.ESP_HTTP_TIMEOUT_SECONDS = 0.5
@@ -136,7 +136,7 @@ def test_silent_api_is_a_timeout(provider, settings, silent_server):
     with pytest.raises(DeliveryError) as caught:
         adapter_for(provider).send(message())
 
-    assert (caught.value.reason, caught.value.transient) == ("timeout", True)
+    assert (caught.value.reason, caught.value.transient) == ("api_timeout", True)
 
 
 def test_check_connection_reads_the_key_scopes(provider, sendgrid_api):

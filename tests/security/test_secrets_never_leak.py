@@ -117,7 +117,8 @@ def fail_test_emails(scene, client: Client) -> list[TestEmail]:
         tasks.send_test_email.apply(args=[test_email.pk])
         test_email.refresh_from_db()
         assert test_email.status == TestEmail.Status.FAILED
-        assert test_email.failure_reason == TestEmail.FailureReason.AUTH_FAILED
+        refused = "auth_failed" if provider.is_smtp else "api_key_refused"
+        assert test_email.failure_reason == refused
         sent.append(test_email)
     smtp_email = sent[0]
     assert "535" in smtp_email.transcript  # the real server refused the planted password
@@ -221,7 +222,8 @@ def test_the_secret_is_in_no_page_no_log_and_no_json(scene, staff_client, debug_
     # The failed test emails' pages and JSON show what went wrong, without the secret.
     for test_email in failed:
         status = staff_client.get(reverse("providers:test_email_status", args=[test_email.pk]))
-        assert status.json()["failure_reason"] == "auth_failed"
+        refused = "auth_failed" if test_email.provider.is_smtp else "api_key_refused"
+        assert status.json()["failure_reason"] == refused
         bodies.append(("status json", status.content.decode()))
     smtp_detail = staff_client.get(reverse("providers:test_email", args=[failed[0].pk]))
     assert "535" in smtp_detail.content.decode()  # the transcript is on the page …
