@@ -133,5 +133,9 @@ class SoftBouncePolicyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return not SoftBouncePolicy.objects.exists()
 
+    def save_model(self, request, obj, form, change):
+        obj.pk = 1  # the one row `SoftBouncePolicy.current()` reads
+        super().save_model(request, obj, form, change)
+
     def has_delete_permission(self, request, obj=None):
         return False

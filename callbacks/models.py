@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
-from providers.models import EmailProvider
+from providers.models import EmailProvider, TestEmail
 
 
 class EventKind(models.TextChoices):
@@ -158,12 +158,17 @@ class ReceivedEvent(models.Model):
 
 
 class SoftBouncePolicy(models.Model):
-    """Singleton: when repeated soft bounces make an address Inactive."""
+    """Singleton, an admin's opt-in: when repeated soft bounces make an address Inactive.
+
+    The documents count soft bounces and never make an address Inactive for them (seeds 002,
+    003), so the row exists only once an admin saved a policy; until then `current()` is the
+    default, "never".
+    """
 
     threshold = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        default=3,
+        default=None,
         help_text="Soft bounces that make an address Inactive; empty means never.",
     )
     window_days = models.PositiveSmallIntegerField(default=14)
@@ -179,5 +184,31 @@ class SoftBouncePolicy(models.Model):
 
     @classmethod
     def current(cls) -> "SoftBouncePolicy":
-        policy, _ = cls.objects.get_or_create(pk=1)
-        return policy
+        """The saved policy, or the unsaved default ("never") when no admin has chosen one."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+    @property
+    def is_chosen(self) -> bool:
+        """An admin saved this policy (the default is not stored)."""
+        return not self._state.adding
+
+
+class TestEmailEvent(models.Model):
+    """A callback event whose meta names a test email: what the ESP reported for that message."""
+
+    test_email = models.ForeignKey(TestEmail, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind)
+    occurred_at = models.DateTimeField()
+    description = models.TextField(blank=True)
+    received_at = models.DateTimeField()
+
+    __test__ = False  # not a pytest test class
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [
+            models.Index(fields=["test_email", "occurred_at"], name="testemailevent_email_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for test email {self.test_email_id}"

@@ -20,7 +20,13 @@ constant number of queries, whatever its size:
    properties from plain columns (no database foreign key to check per row: see
    `TimelineEvent.profile`);
 5. add the counters to `DailyStat` with one INSERT … ON CONFLICT (provider, date) DO UPDATE
-   SET x = x + EXCLUDED.x.
+   SET x = x + EXCLUDED.x;
+6. record the events whose meta names one of the provider's test emails in `TestEmailEvent`,
+   with one INSERT … SELECT joined to the test emails, so the test email's page shows them.
+
+Every event counts at its own time (the ESP's timestamp), on the Stats page, on the provider
+page and in the soft-bounce window alike; an event without a time, or dated after it was
+received, counts at the time it was received (`counted_at`).
 
 Rows travel as one array parameter per column (`unnest` on PostgreSQL) or one JSON parameter
 (`json_each` on SQLite; binary keys, which JSON cannot carry, go in one `executemany`), never
@@ -42,7 +48,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from profiles.models import Profile, TimelineEvent, normalize_email
-from providers.models import EmailProvider
+from providers.models import EmailProvider, TestEmail
 
 from .bulk_sql import (
     adapter,
@@ -52,7 +58,7 @@ from .bulk_sql import (
     rows_source,
     table_name,
 )
-from .models import DailyStat, EventKind, ReceivedEvent, SoftBouncePolicy
+from .models import DailyStat, EventKind, ReceivedEvent, SoftBouncePolicy, TestEmailEvent
 from .parsers.base import CallbackEvent
 
 FAILED_ERROR = {
@@ -63,6 +69,10 @@ FAILED_ERROR = {
 }
 
 SOFT_BOUNCE_TYPE = "Repeated soft bounces"
+
+# The timeline's `Provider` property names the provider's type as seed 003 does ("Generic
+# email" for a Generic SMTP configuration); the others are named after their ESP.
+PROVIDER_PROPERTY = {EmailProvider.Kind.SMTP: "Generic email"}
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -121,7 +131,19 @@ def apply_events(
         if actionable:
             _apply_to_profiles(provider, actionable, now, result)
         _add_to_stats(provider, fresh, result.duplicates, now)
+        _record_test_email_events(provider, actionable, now)
     return result
+
+
+def counted_at(event: CallbackEvent, received: datetime) -> datetime:
+    """When an event counts: its own time, or when it was received if it has none or is later.
+
+    An ESP cannot report what has not happened yet, so a future time is a wrong clock; counting
+    it then would put it on a day that has not come and outside every window.
+    """
+    if event.occurred_at is None or event.occurred_at > received:
+        return received
+    return event.occurred_at
 
 
 # --- 1. de-duplication ------------------------------------------------------------------------
@@ -223,7 +245,7 @@ def _apply_to_profiles(
         snapshot.update(_read_profiles(missing))
     policy = SoftBouncePolicy.current()
     by_email: dict[str, list[CallbackEvent]] = {}
-    for event in sorted(events, key=lambda event: event.occurred_at or now):
+    for event in sorted(events, key=lambda event: counted_at(event, now)):
         by_email.setdefault(normalize_email(event.email), []).append(event)
     # First fold on the snapshot: a profile these events leave unchanged is done, and its
     # timeline rows are final. Only the others are locked and folded again, from their
@@ -258,7 +280,7 @@ def _fold_events(
     """Fold one profile's events into its state, in time order; return the timeline rows."""
     rows: list[tuple] = []
     for event in events:
-        rows.extend(_fold(provider, policy, state, event, event.occurred_at or now, result))
+        rows.extend(_fold(provider, policy, state, event, now, result))
     return rows
 
 
@@ -267,12 +289,17 @@ def _fold(
     policy: SoftBouncePolicy,
     state: _ProfileState,
     event: CallbackEvent,
-    at: datetime,
+    now: datetime,
     result: ApplyResult,
 ) -> list[tuple]:
-    """Apply one event to a locked profile's state; return its timeline rows (`TIMELINE_ROW`)."""
+    """Apply one event to a locked profile's state; return its timeline rows (`TIMELINE_ROW`).
+
+    Channel Unsubscribed is raised once, when the profile becomes Inactive; a later failure
+    for an Inactive address is still a Notification Failed.
+    """
     rows = []
     kind = event.kind
+    at = counted_at(event, now)
     common = (event.esp_event, event.meta or None, event.event_id or None)
     if kind == EventKind.DELIVERED:
         rows.append((state.id, DELIVERED, at, *common, None, None, None))
@@ -282,30 +309,39 @@ def _fold(
     if kind in FAILED_ERROR:
         error, reason = FAILED_ERROR[kind], event.description or None
         rows.append((state.id, FAILED, at, *common, error, None, reason))
-    if kind == EventKind.SOFT_BOUNCE:
-        _count_soft_bounce(state, at, policy)
-        if policy.threshold and state.soft_bounce_count >= policy.threshold:
-            detail = event.description or (
-                f"{state.soft_bounce_count} soft bounces within {policy.window_days} days"
-            )
-            if _inactivate(state, Profile.Reason.SOFT_BOUNCE, at, provider, detail):
-                result.inactivated += 1
-                rows.append((state.id, UNSUBSCRIBED, at, *common, None, SOFT_BOUNCE_TYPE, detail))
-    if event.suppress:
-        if _inactivate(state, kind.value, at, provider, event.description):
+    counted = kind == EventKind.SOFT_BOUNCE and _count_soft_bounce(state, at, now, policy)
+    if counted and policy.threshold and state.soft_bounce_count >= policy.threshold:
+        detail = event.description or (
+            f"{state.soft_bounce_count} soft bounces within {policy.window_days} days"
+        )
+        if _inactivate(state, Profile.Reason.SOFT_BOUNCE, at, provider, detail):
             result.inactivated += 1
+            rows.append((state.id, UNSUBSCRIBED, at, *common, None, SOFT_BOUNCE_TYPE, detail))
+    if event.suppress and _inactivate(state, kind.value, at, provider, event.description):
+        result.inactivated += 1
         reason = event.description or None
         rows.append((state.id, UNSUBSCRIBED, at, *common, None, str(kind.label), reason))
     return rows
 
 
-def _count_soft_bounce(state: _ProfileState, at: datetime, policy: SoftBouncePolicy) -> None:
+def _count_soft_bounce(
+    state: _ProfileState, at: datetime, now: datetime, policy: SoftBouncePolicy
+) -> bool:
+    """Count a soft bounce at `at` toward the policy; False when it is too old to count.
+
+    Only soft bounces within the window that ends now count: one reported long after it
+    happened is on the timeline and in the stats, not in the count.
+    """
     window = timedelta(days=policy.window_days)
+    if at < now - window:
+        return False
     if state.soft_bounce_since is None or at - state.soft_bounce_since > window:
         state.soft_bounce_count, state.soft_bounce_since = 1, at
     else:
         state.soft_bounce_count += 1
+        state.soft_bounce_since = min(state.soft_bounce_since, at)
     state.changed = True
+    return True
 
 
 def _inactivate(
@@ -422,7 +458,8 @@ def _update_profiles(states: list[_ProfileState], now: datetime) -> None:
 
 
 def _insert_timeline(provider: EmailProvider, rows: list[tuple], now: datetime) -> None:
-    """Insert `TIMELINE_ROW` rows; every row's properties also name the provider."""
+    """Insert `TIMELINE_ROW` rows; every row's properties also name the provider's type and
+    nickname."""
     if not rows:
         return
     fixed_names, fixed_values = model_defaults(
@@ -436,7 +473,7 @@ def _insert_timeline(provider: EmailProvider, rows: list[tuple], now: datetime) 
         rows = [(pid, kind, adapt(at), *properties) for pid, kind, at, *properties in rows]
     source, params = rows_source(columns, rows)
     pairs = ", ".join(
-        ["'Provider', CAST(%s AS text)"]
+        ["'Provider', CAST(%s AS text)", "'Provider nickname', CAST(%s AS text)"]
         + [f"'{key}', v.{column}" for key, column in TIMELINE_PROPERTIES]
     )
     if connection.vendor == "postgresql":
@@ -451,7 +488,16 @@ def _insert_timeline(provider: EmailProvider, rows: list[tuple], now: datetime) 
         f"SELECT {selects}{', %s' * len(fixed_names)} FROM ({source}) AS v"
     )
     with bound_cursor() as cursor:
-        cursor.execute(sql, [provider.nickname, provider.nickname, *fixed_values, *params])
+        cursor.execute(
+            sql,
+            [provider.nickname, provider_property(provider), provider.nickname]
+            + [*fixed_values, *params],
+        )
+
+
+def provider_property(provider: EmailProvider) -> str:
+    """The `Provider` property of a timeline event: the provider's type, as seed 003 names it."""
+    return PROVIDER_PROPERTY.get(provider.kind, provider.get_kind_display())
 
 
 # --- 5. daily stats --------------------------------------------------------------------------
@@ -463,7 +509,7 @@ def _add_to_stats(
     per_day: dict[date, Counter] = {}
     zone = timezone.get_current_timezone()
     for event in fresh:
-        day = (event.occurred_at or now).astimezone(zone).date()
+        day = counted_at(event, now).astimezone(zone).date()
         per_day.setdefault(day, Counter())[event.kind.value] += 1
     if duplicates:
         per_day.setdefault(timezone.localdate(now), Counter())["duplicates"] += duplicates
@@ -485,6 +531,50 @@ def _add_to_stats(
     )
     with bound_cursor() as cursor:
         cursor.execute(sql, [provider.pk, *params])
+
+
+# --- 6. events of test emails -----------------------------------------------------------------
+
+
+def named_test_email(meta: str) -> int | None:
+    """The test email id in a meta value ``<recipient>|<test email id>|<provider id>``, if any.
+
+    See `providers.adapters.base.make_meta`; the recipient may itself hold a "|".
+    """
+    parts = (meta or "").rsplit("|", 2)
+    if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 18:
+        return None
+    return int(parts[1])
+
+
+def _record_test_email_events(
+    provider: EmailProvider, events: list[CallbackEvent], now: datetime
+) -> None:
+    """Store the events whose meta names one of this provider's test emails; ignore the rest."""
+    rows = []
+    for event in events:
+        test_email_id = named_test_email(event.meta)
+        if test_email_id is not None:
+            at = adapter()(counted_at(event, now))
+            rows.append((test_email_id, event.kind.value, at, event.description or ""))
+    if not rows:
+        return
+    columns = [
+        ("test_email_id", "bigint"),
+        ("kind", "text"),
+        ("occurred_at", "timestamptz"),
+        ("description", "text"),
+    ]
+    source, params = rows_source(columns, rows)
+    sql = (
+        f"INSERT INTO {table_name(TestEmailEvent)} "  # noqa: S608
+        "(test_email_id, kind, occurred_at, description, received_at) "
+        "SELECT v.test_email_id, v.kind, v.occurred_at, v.description, %s "
+        f"FROM ({source}) AS v JOIN {table_name(TestEmail)} AS t ON t.id = v.test_email_id "
+        "WHERE t.provider_id = %s"
+    )
+    with bound_cursor() as cursor:
+        cursor.execute(sql, [adapter()(now), *params, provider.pk])
 
 
 # --- the soft-bounce policy --------------------------------------------------------------------

@@ -17,6 +17,7 @@ from providers.sending import enqueue_test_email, mark_stale, revive_if_lost
 
 # Form fields that do not affect a connection; their errors do not block "Test connection".
 NOT_CONNECTION_FIELDS = {"nickname", "callback_signature"}
+MAX_EVENTS_SHOWN = 100
 
 
 class TestEmailForm(forms.Form):
@@ -89,11 +90,12 @@ def _load(pk: int) -> TestEmail:
 @require_GET
 def test_email_detail(request, pk):
     test_email = _load(pk)
-    return render(
-        request,
-        "providers/test_email_detail.html",
-        {"test_email": test_email, "provider": test_email.provider},
-    )
+    context = {
+        "test_email": test_email,
+        "provider": test_email.provider,
+        "events": test_email.events.all()[:MAX_EVENTS_SHOWN],  # what its callbacks reported
+    }
+    return render(request, "providers/test_email_detail.html", context)
 
 
 @login_required

@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django import template
-from django.db.models import Count, IntegerField, Max, Min, Q, Sum
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from providers.models import EmailProvider, TestEmail
 
-from ..models import CallbackLog, EventKind, PendingBatch
+from ..models import CallbackLog, DailyStat, EventKind, PendingBatch
 
 register = template.Library()
 
@@ -30,22 +28,25 @@ class CallbackHealth:
     last_received_at: datetime | None = None
     requests_24h: int = 0
     rejected_24h: int = 0
-    counts_24h: dict[str, int] = field(default_factory=dict)  # kind label → new events
+    counts_today: dict[str, int] = field(default_factory=dict)  # kind label → events dated today
     quiet_since_test_email: datetime | None = None  # set when the warning applies
     failing_batches: int = 0  # accepted batches whose application failed and is retried
     failing_since: datetime | None = None  # when the oldest of them was received
     failing_error: str = ""  # the last error of the batch that failed most often
 
     @property
-    def events_24h(self) -> int:
-        return sum(self.counts_24h.values())
+    def events_today(self) -> int:
+        return sum(self.counts_today.values())
 
 
 @register.simple_tag
 def callback_health(provider: EmailProvider, now: datetime | None = None) -> CallbackHealth:
-    """When the last callback came, what the last 24 hours brought, and whether it is too quiet.
+    """When the last callback came, how many requests the last 24 hours brought, the events of
+    today by kind, and whether it is too quiet.
 
-    The warning: a test email went out more than a day ago and no callback has arrived since.
+    Events count on the day they happened, from the same counters as the Stats page
+    (`services.counted_at`); requests count when they were received. The warning: a test email
+    went out more than a day ago and no callback has arrived since.
     """
     now = now or timezone.now()
     since = now - timedelta(hours=24)
@@ -55,20 +56,12 @@ def callback_health(provider: EmailProvider, now: datetime | None = None) -> Cal
         "requests": Count("id", filter=Q(received_at__gte=since)),
         "rejected": Count("id", filter=Q(received_at__gte=since, status_code__gte=400)),
     }
-    for kind in EventKind:
-        aggregates[kind.value] = Coalesce(
-            Sum(
-                Cast(KT(f"kind_counts__{kind.value}"), IntegerField()),
-                filter=Q(received_at__gte=since),
-            ),
-            0,
-        )
     row = real.aggregate(**aggregates)
     health = CallbackHealth(
         last_received_at=row["last"],
         requests_24h=row["requests"],
         rejected_24h=row["rejected"],
-        counts_24h={kind.label: row[kind.value] for kind in EventKind if row[kind.value]},
+        counts_today=_counts_of_day(provider, timezone.localdate(now)),
     )
     last_test = (
         provider.test_emails.filter(status=TestEmail.Status.SENT)
@@ -84,6 +77,15 @@ def callback_health(provider: EmailProvider, now: datetime | None = None) -> Cal
         health.quiet_since_test_email = last_test
     _add_failing_batches(health, provider)
     return health
+
+
+def _counts_of_day(provider: EmailProvider, day) -> dict[str, int]:
+    """The provider's events dated `day`, per kind label, as the Stats page counts them."""
+    stat = DailyStat.objects.filter(provider=provider, date=day).first()
+    if stat is None:
+        return {}
+    counts = {kind.label: getattr(stat, kind.value) for kind in EventKind}
+    return {label: count for label, count in counts.items() if count}
 
 
 def _add_failing_batches(health: CallbackHealth, provider: EmailProvider) -> None:

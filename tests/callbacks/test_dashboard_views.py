@@ -29,10 +29,22 @@ def test_policy_page_is_staff_only(client, client_logged_in):
     assert client_logged_in.get(url).status_code == 302  # not staff: to the admin login
 
 
-def test_policy_page_shows_the_current_policy(admin_client_logged_in):
+def test_policy_page_shows_the_default_never_and_the_documented_behaviour(admin_client_logged_in):
     response = admin_client_logged_in.get(reverse("callbacks:policy"))
     assert response.status_code == 200
-    assert "Inactive after 3 soft bounces within 14 days" in response.content.decode()
+    html = response.content.decode()
+    assert "Current policy: <strong>Never make an address Inactive for soft bounces" in html
+    assert "no policy has been saved" in html
+    assert "The documented behaviour is to\ncount soft bounces only" in html
+    assert response.context["form"]["threshold"].value() is None
+
+
+def test_policy_page_shows_a_saved_policy(admin_client_logged_in):
+    SoftBouncePolicy.objects.create(pk=1, threshold=3, window_days=14)
+    response = admin_client_logged_in.get(reverse("callbacks:policy"))
+    html = response.content.decode()
+    saved = "Current policy: <strong>Inactive after 3 soft bounces within 14 days</strong>, saved"
+    assert saved in html
 
 
 def test_preview_counts_without_saving_then_save_applies(admin_client_logged_in):
@@ -46,7 +58,7 @@ def test_preview_counts_without_saving_then_save_applies(admin_client_logged_in)
     assert response.status_code == 200
     assert response.context["preview"] == 1
     assert "makes <strong>1</strong> Active profile Inactive" in response.content.decode()
-    assert SoftBouncePolicy.current().threshold == 3  # not saved yet
+    assert not SoftBouncePolicy.objects.exists()  # not saved yet
     assert Profile.objects.get(email="a@example.com").status == "active"
 
     response = admin_client_logged_in.post(
@@ -72,7 +84,7 @@ def test_invalid_policy_is_refused(admin_client_logged_in, threshold, days):
     )
     assert response.status_code == 200
     assert response.context["form"].errors
-    assert SoftBouncePolicy.current().threshold == 3
+    assert not SoftBouncePolicy.objects.exists()
 
 
 # --- sample callback -------------------------------------------------------------------------
@@ -142,8 +154,8 @@ def test_panel_shows_health_recent_requests_and_the_sample_button(smtp_provider)
     assert smtp_provider.callback_token not in html
 
 
-def test_health_counts_the_last_24_hours_by_kind(smtp_provider):
-    post(Client(), smtp_provider, payload("generic_v2_nested.json"))
+def test_health_counts_requests_of_the_last_24_hours_and_events_dated_today(smtp_provider):
+    post(Client(), smtp_provider, payload("generic_v2_nested.json"))  # no times: received today
     old = CallbackLog.objects.create(
         provider=smtp_provider, status_code=200, kind_counts={"delivered": 50}
     )
@@ -151,8 +163,10 @@ def test_health_counts_the_last_24_hours_by_kind(smtp_provider):
     CallbackLog.objects.create(
         provider=smtp_provider, status_code=200, is_sample=True, kind_counts={"delivered": 7}
     )
+    yesterday = timezone.localdate() - timedelta(days=1)
+    DailyStat.objects.create(provider=smtp_provider, date=yesterday, delivered=40)
     health = callback_health(smtp_provider)
-    assert health.counts_24h == {
+    assert health.counts_today == {
         "Delivered": 1,
         "Soft bounce": 1,
         "Hard bounce": 1,
@@ -205,11 +219,22 @@ def test_admin_pages(admin_client_logged_in, smtp_provider):
         admin_client_logged_in.get(reverse("admin:callbacks_dailystat_changelist")).status_code
         == 200
     )
-    SoftBouncePolicy.current()
+    SoftBouncePolicy.objects.create(pk=1)
     assert (
         admin_client_logged_in.get(reverse("admin:callbacks_softbouncepolicy_add")).status_code
         == 403
     )
+
+
+def test_a_policy_added_in_the_admin_is_the_current_one(admin_client_logged_in):
+    SoftBouncePolicy.objects.create(pk=1)
+    SoftBouncePolicy.objects.all().delete()  # the sequence has moved past 1, as after migrating
+    response = admin_client_logged_in.post(
+        reverse("admin:callbacks_softbouncepolicy_add"), {"threshold": "4", "window_days": "7"}
+    )
+    assert response.status_code == 302
+    assert SoftBouncePolicy.current().threshold == 4
+    assert SoftBouncePolicy.current().is_chosen
 
 
 def test_provider_page_shows_the_callbacks_panel(client_logged_in, smtp_provider):

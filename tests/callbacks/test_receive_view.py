@@ -80,7 +80,8 @@ def test_generic_v2_payloads_apply_to_profiles_timeline_and_stats(client, smtp_p
     assert unsubscribed.properties["reason"] == "User unsubscribed from campaign"
     assert unsubscribed.properties["meta"].startswith("barbara@example.com|")
     delivered = TimelineEvent.objects.get(profile__email="ada@example.com")
-    assert delivered.properties["Provider"] == "Generic SMTP"
+    assert delivered.properties["Provider"] == "Generic email"  # seed 003's name for the type
+    assert delivered.properties["Provider nickname"] == "Generic SMTP"
     assert delivered.provider_name == "Generic SMTP"
     assert Profile.objects.get(email="linus@example.com").soft_bounce_count == 1
     assert stat_totals(smtp_provider) == {

@@ -8,10 +8,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from callbacks import services
-from callbacks.models import DailyStat, EventKind, ReceivedEvent, SoftBouncePolicy
+from callbacks.models import (
+    DailyStat,
+    EventKind,
+    ReceivedEvent,
+    SoftBouncePolicy,
+    TestEmailEvent,
+)
 from callbacks.parsers import netcore, sendgrid
 from profiles.models import Profile, TimelineEvent
-from providers.models import EmailProvider
+from providers.adapters import make_meta
+from providers.models import EmailProvider, TestEmail
 from tests.factories import ProfileFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,15 +54,25 @@ DAY = 24 * 3600
 BLOCKED = {"type": "blocked"}
 
 
-def test_soft_bounces_count_and_the_third_within_14_days_inactivates(provider):
+@pytest.fixture
+def opted_in(db):
+    """An admin chose "Inactive after 3 soft bounces within 14 days"."""
+    return SoftBouncePolicy.objects.create(pk=1, threshold=3, window_days=14)
+
+
+def test_soft_bounces_count_and_the_third_within_14_days_inactivates(provider, opted_in):
     events = sg(
         ("bounce", "a@example.com", 0, BLOCKED),
         ("bounce", "a@example.com", 3 * DAY, BLOCKED),
     )
-    services.apply_events(provider, events, now=T0)
+    services.apply_events(provider, events, now=T0 + timedelta(days=3))
     p = profile("a@example.com")
     assert (p.status, p.soft_bounce_count) == (Profile.Status.ACTIVE, 2)
-    result = services.apply_events(provider, sg(("bounce", "a@example.com", 10 * DAY, BLOCKED)))
+    result = services.apply_events(
+        provider,
+        sg(("bounce", "a@example.com", 10 * DAY, BLOCKED)),
+        now=T0 + timedelta(days=10, minutes=1),
+    )
     p = profile("a@example.com")
     assert (p.status, p.inactive_reason, p.soft_bounce_count) == ("inactive", "soft_bounce", 3)
     assert p.inactive_since == T0 + timedelta(days=10)
@@ -65,21 +82,24 @@ def test_soft_bounces_count_and_the_third_within_14_days_inactivates(provider):
     assert kinds.count(TimelineEvent.Kind.NOTIFICATION_FAILED) == 3
 
 
-def test_soft_bounces_outside_the_window_start_a_new_count(provider):
+def test_soft_bounces_outside_the_window_start_a_new_count(provider, opted_in):
     services.apply_events(
         provider,
         sg(
             ("bounce", "a@example.com", 0, BLOCKED),
             ("bounce", "a@example.com", 1 * DAY, BLOCKED),
-            ("bounce", "a@example.com", 20 * DAY, BLOCKED),
         ),
+        now=T0 + timedelta(days=1),
+    )
+    services.apply_events(
+        provider, sg(("bounce", "a@example.com", 20 * DAY, BLOCKED)), now=T0 + timedelta(days=20)
     )
     p = profile("a@example.com")
     assert (p.status, p.soft_bounce_count) == ("active", 1)
     assert p.soft_bounce_since == T0 + timedelta(days=20)
 
 
-def test_a_delivery_resets_the_soft_bounce_count(provider):
+def test_a_delivery_resets_the_soft_bounce_count(provider, opted_in):
     services.apply_events(
         provider,
         sg(
@@ -88,15 +108,33 @@ def test_a_delivery_resets_the_soft_bounce_count(provider):
             ("delivered", "a@example.com", 120),
             ("bounce", "a@example.com", 180, BLOCKED),
         ),
+        now=T0 + timedelta(hours=1),
     )
     p = profile("a@example.com")
     assert (p.status, p.soft_bounce_count) == ("active", 1)
 
 
+def test_soft_bounces_are_only_counted_by_default(provider):
+    """Seed 002: soft bounces "do not mark the users as unsubscribed"; seed 003: unsubscribed
+    "excluding soft bounces". No admin chose a policy, so the default, never, applies."""
+    assert not SoftBouncePolicy.objects.exists()
+    result = services.apply_events(
+        provider,
+        sg(*[("bounce", "a@example.com", i * 60, BLOCKED) for i in range(10)]),
+        now=T0 + timedelta(hours=1),
+    )
+    p = profile("a@example.com")
+    assert (p.status, p.soft_bounce_count, result.inactivated) == ("active", 10, 0)
+    assert not p.timeline.filter(kind=TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED).exists()
+    assert not SoftBouncePolicy.objects.exists()  # applying events chooses nothing
+
+
 def test_never_policy_keeps_soft_bouncing_addresses_active(provider):
     SoftBouncePolicy.objects.update_or_create(pk=1, defaults={"threshold": None})
     services.apply_events(
-        provider, sg(*[("bounce", "a@example.com", i * 60, BLOCKED) for i in range(10)])
+        provider,
+        sg(*[("bounce", "a@example.com", i * 60, BLOCKED) for i in range(10)]),
+        now=T0 + timedelta(hours=1),
     )
     p = profile("a@example.com")
     assert (p.status, p.soft_bounce_count) == ("active", 10)
@@ -284,7 +322,9 @@ def test_a_batch_writes_only_the_profiles_it_changes(provider):
     assert "profiles_profile" in update
 
 
-def test_timeline_properties_name_the_provider_and_leave_out_what_the_event_lacks(provider):
+def test_timeline_properties_name_the_provider_and_leave_out_what_the_event_lacks(
+    provider, opted_in
+):
     services.apply_events(
         provider,
         sg(
@@ -294,18 +334,19 @@ def test_timeline_properties_name_the_provider_and_leave_out_what_the_event_lack
             ("bounce", "c@example.com", 3, BLOCKED),
             ("bounce", "c@example.com", 4, BLOCKED),
         ),
-        now=T0,
+        now=T0 + timedelta(seconds=5),
     )
     properties = {
         (event.profile.email, event.kind, event.occurred_at - T0): event.properties
         for event in TimelineEvent.objects.select_related("profile")
     }
-    sent = {"Provider": "SG main", "esp_event": "delivered", "meta": "a|send-1|"}
+    named = {"Provider": "SendGrid", "Provider nickname": "SG main"}
+    sent = {**named, "esp_event": "delivered", "meta": "a|send-1|"}
     assert properties[("a@example.com", "notification_delivered", timedelta(0))] == {
         **sent,
         "event_id": "ev-delivered-a@example.com-0-0",
     }
-    bounce = {"Provider": "SG main", "esp_event": "bounce"}
+    bounce = {**named, "esp_event": "bounce"}
     failed = {**bounce, "event_id": "ev-bounce-b@example.com-1-1"}
     assert properties[("b@example.com", "notification_failed", timedelta(seconds=1))] == {
         **failed,
@@ -327,3 +368,189 @@ def test_timeline_properties_name_the_provider_and_leave_out_what_the_event_lack
         "Type": "Repeated soft bounces",
         "reason": "3 soft bounces within 14 days",
     }
+
+
+# --- Channel Unsubscribed once ---------------------------------------------------------------
+
+
+def kinds_on_timeline(email: str) -> list[tuple[str, str]]:
+    """(kind, Error or Type) of a profile's timeline, oldest first."""
+    events = TimelineEvent.objects.filter(profile__email=email).order_by("occurred_at", "id")
+    return [(e.kind, e.properties.get("Error") or e.properties.get("Type", "")) for e in events]
+
+
+FAILED_ROW = TimelineEvent.Kind.NOTIFICATION_FAILED
+UNSUBSCRIBED_ROW = TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED
+
+
+def test_channel_unsubscribed_is_raised_once_when_the_profile_becomes_unsubscribed(provider):
+    services.apply_events(provider, sg(("unsubscribe", "a@example.com", 0)), now=T0)
+    result = services.apply_events(
+        provider,
+        sg(
+            ("bounce", "a@example.com", 60, {"type": "bounce"}),
+            ("spamreport", "a@example.com", 120),
+            ("unsubscribe", "a@example.com", 180),
+            ("dropped", "a@example.com", 240, {"reason": "Bounced Address"}),
+        ),
+        now=T0 + timedelta(minutes=5),
+    )
+    assert result.inactivated == 0
+    assert kinds_on_timeline("a@example.com") == [
+        (UNSUBSCRIBED_ROW, "Unsubscribed"),
+        (FAILED_ROW, "Hard bounce"),
+        (FAILED_ROW, "Dropped"),
+    ]
+    assert profile("a@example.com").inactive_reason == "unsubscribed"
+
+
+def test_one_batch_that_unsubscribes_twice_raises_channel_unsubscribed_once(provider):
+    services.apply_events(
+        provider,
+        sg(
+            ("bounce", "a@example.com", 0, {"type": "bounce"}),
+            ("spamreport", "a@example.com", 1),
+        ),
+        now=T0 + timedelta(minutes=1),
+    )
+    assert kinds_on_timeline("a@example.com") == [
+        (FAILED_ROW, "Hard bounce"),
+        (UNSUBSCRIBED_ROW, "Hard bounce"),
+    ]
+    assert profile("a@example.com").inactive_reason == "hard_bounce"
+
+
+# --- the Provider property -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "named"),
+    [
+        (EmailProvider.Kind.SMTP, "Generic email"),
+        (EmailProvider.Kind.GMAIL, "Gmail / Google Workspace"),
+        (EmailProvider.Kind.SENDGRID, "SendGrid"),
+        (EmailProvider.Kind.NETCORE, "Netcore Cloud"),
+    ],
+)
+def test_notification_delivered_names_the_provider_type_and_keeps_the_nickname(
+    make_provider, kind, named
+):
+    """Seed 003: "`Generic email` indicates that the campaign was sent using a generic email
+    provider configuration"."""
+    configured = make_provider(kind, nickname="Our relay")
+    services.apply_events(configured, sg(("delivered", "a@example.com", 0)), now=T0)
+    delivered = TimelineEvent.objects.get()
+    assert delivered.properties["Provider"] == named
+    assert delivered.properties["Provider nickname"] == "Our relay"
+    assert delivered.provider_name == "Our relay"
+
+
+# --- one time rule: events count at their own time, never later than received -----------------
+
+
+def test_an_old_soft_bounce_is_recorded_but_does_not_count_toward_the_policy(provider, opted_in):
+    now = T0 + timedelta(days=60)
+    services.apply_events(
+        provider,
+        sg(
+            ("bounce", "a@example.com", 0, BLOCKED),  # 60 days before it was received
+            ("bounce", "a@example.com", 1, BLOCKED),
+            ("bounce", "a@example.com", 2, BLOCKED),
+        ),
+        now=now,
+    )
+    p = profile("a@example.com")
+    assert (p.status, p.soft_bounce_count, p.soft_bounce_since) == ("active", 0, None)
+    assert p.timeline.filter(kind=FAILED_ROW).count() == 3
+    assert DailyStat.objects.get().date == T0.date()  # counted on the day it happened
+
+
+def test_a_late_old_soft_bounce_does_not_add_to_a_recent_count(provider, opted_in):
+    now = T0 + timedelta(days=30)
+    recent = [("bounce", "a@example.com", 29 * DAY + i, BLOCKED) for i in range(2)]
+    services.apply_events(provider, sg(*recent), now=now)
+    services.apply_events(provider, sg(("bounce", "a@example.com", 0, BLOCKED)), now=now)
+    p = profile("a@example.com")
+    assert (p.status, p.soft_bounce_count) == ("active", 2)
+
+
+def test_an_event_dated_in_the_future_counts_when_it_was_received(provider, opted_in):
+    received = T0 + timedelta(hours=1)
+    future = 400 * DAY
+    services.apply_events(
+        provider,
+        sg(
+            ("bounce", "a@example.com", 0, BLOCKED),
+            ("bounce", "a@example.com", future, BLOCKED),
+            ("delivered", "b@example.com", future),
+        ),
+        now=received,
+    )
+    p = profile("a@example.com")
+    assert (p.soft_bounce_count, p.soft_bounce_since) == (2, T0)
+    assert set(TimelineEvent.objects.values_list("occurred_at", flat=True)) == {T0, received}
+    assert list(DailyStat.objects.values_list("date", "delivered", "soft_bounce")) == [
+        (received.date(), 1, 2)
+    ]
+    # The window ends when the events were received: a third soft bounce a day later is the
+    # third within 14 days.
+    services.apply_events(
+        provider, sg(("bounce", "a@example.com", DAY, BLOCKED)), now=T0 + timedelta(days=1)
+    )
+    assert profile("a@example.com").inactive_reason == "soft_bounce"
+
+
+# --- events attributed to test emails --------------------------------------------------------
+
+
+def test_events_whose_meta_names_a_test_email_are_recorded_for_it(provider, make_provider):
+    test_email = TestEmail.objects.create(provider=provider, recipient="me@example.com")
+    other = TestEmail.objects.create(provider=make_provider(), recipient="me@example.com")
+    meta = make_meta("me@example.com", test_email.pk, provider.pk)
+    events = sg(
+        ("delivered", "me@example.com", 0, {"meta": meta}),
+        ("bounce", "me@example.com", 1, {"meta": meta, "type": "bounce", "reason": "gone"}),
+        ("spamreport", "me@example.com", 2, {"meta": meta}),
+        ("open", "me@example.com", 3, {"meta": meta}),  # logged only
+        ("delivered", "x@example.com", 4, {"meta": make_meta("x@example.com", other.pk, 1)}),
+        ("delivered", "y@example.com", 5, {"meta": "y@example.com|999999|"}),
+        ("delivered", "z@example.com", 6, {"meta": "z@example.com|send-42|"}),
+        ("delivered", "w@example.com", 7, {"meta": "w|" + "9" * 40 + "|"}),
+    )
+    services.apply_events(provider, events, now=T0 + timedelta(minutes=1))
+    recorded = list(
+        TestEmailEvent.objects.values_list("test_email", "kind", "occurred_at", "description")
+    )
+    assert recorded == [
+        (test_email.pk, "delivered", T0, ""),
+        (test_email.pk, "hard_bounce", T0 + timedelta(seconds=1), "gone"),
+        (test_email.pk, "spam", T0 + timedelta(seconds=2), ""),
+    ]
+    assert TestEmailEvent.objects.first().received_at == T0 + timedelta(minutes=1)
+    # A replay records nothing twice.
+    services.apply_events(provider, events, now=T0 + timedelta(minutes=2))
+    assert TestEmailEvent.objects.count() == 3
+
+
+def test_attributing_events_to_test_emails_costs_one_query_whatever_the_batch(provider):
+    test_email = TestEmail.objects.create(provider=provider, recipient="me@example.com")
+    meta = make_meta("me@example.com", test_email.pk, provider.pk)
+    counts = []
+    for size in (2, 500):
+        events = sg(
+            *[("delivered", f"u{size}-{i}@example.com", i, {"meta": meta}) for i in range(size)]
+        )
+        with CaptureQueriesContext(connection) as queries:
+            services.apply_events(provider, events)
+        counts.append(sum("callbacks_testemailevent" in q["sql"] for q in queries.captured_queries))
+    assert counts == [1, 1]
+    assert test_email.events.count() == 502
+
+
+def test_meta_names_a_test_email_only_in_the_documented_shape():
+    assert services.named_test_email("a|b@example.com|12|3") == 12
+    assert services.named_test_email("a@example.com|12|") == 12
+    assert services.named_test_email("a@example.com|send-12|") is None
+    assert services.named_test_email("a@example.com|１２|") is None  # not ASCII digits
+    assert services.named_test_email("12") is None
+    assert services.named_test_email("") is None

@@ -1,12 +1,17 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from callbacks.models import DailyStat
 from callbacks.stats_views import bounce_rate
+from callbacks.templatetags.callback_tags import callback_health
+from providers.models import EmailProvider
 from tests.factories import EmailProviderFactory
+
+from .conftest import post
 
 URL = reverse("callbacks:stats")
 
@@ -126,3 +131,30 @@ def test_empty_state_without_data(client_logged_in):
     assert response.context["chart"] is None
     assert "No delivery data" in response.content.decode()
     assert "chart.umd.min.js" not in response.content.decode()
+
+
+# --- one time rule on both pages -------------------------------------------------------------
+
+
+def legacy_soft_bounces(*times: datetime) -> list:
+    """A seed-002 legacy bounce body: one soft bounce per time, each its own address."""
+    data = [{"e": f"user{i}@example.com", "ts": int(at.timestamp())} for i, at in enumerate(times)]
+    return [{"event": "softbounce", "data": data}]
+
+
+def test_stats_and_provider_page_count_events_at_the_same_time(client_logged_in, make_provider):
+    """An old `ts` counts on its own day on both pages; a future one counts when received."""
+    provider = make_provider(EmailProvider.Kind.GMAIL, nickname="Mailbox")
+    now = timezone.now()
+    old, future = now - timedelta(days=40), now + timedelta(days=400)
+    post(Client(), provider, legacy_soft_bounces(old, future, now))
+
+    month = rows_by_name(client_logged_in.get(URL, {"days": 30}))["Mailbox"]
+    quarter = rows_by_name(client_logged_in.get(URL, {"days": 90}))["Mailbox"]
+    assert (month["soft_bounce"], quarter["soft_bounce"]) == (2, 3)
+    assert callback_health(provider).counts_today == {"Soft bounce": 2}
+    page = client_logged_in.get(reverse("providers:detail", args=[provider.pk]))
+    assert "Soft bounce: 2" in page.content.decode()
+    assert "Counted on the day each event happened" in page.content.decode()
+    stats_page = client_logged_in.get(URL).content.decode()
+    assert "Each event counts on the day it happened" in stats_page
