@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from . import inbox, services
-from .forms import SoftBouncePolicyForm
+from .forms import SoftBouncePolicyForm, made_inactive_message
 from .models import CallbackLog, DailyStat, PendingBatch, SoftBouncePolicy
 
 
@@ -126,16 +126,10 @@ class SoftBouncePolicyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         affected = services.save_policy(obj)
-        self.message_user(
-            request, f"{affected} profiles were made Inactive by the policy.", messages.INFO
-        )
+        self.message_user(request, made_inactive_message(affected), messages.INFO)
 
     def has_add_permission(self, request):
         return not SoftBouncePolicy.objects.exists()
-
-    def save_model(self, request, obj, form, change):
-        obj.pk = 1  # the one row `SoftBouncePolicy.current()` reads
-        super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request, obj=None):
         return False

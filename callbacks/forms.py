@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import ngettext
 
 from .models import SoftBouncePolicy
 
@@ -26,3 +27,12 @@ class SoftBouncePolicyForm(forms.ModelForm):
         if not 1 <= days <= 365:
             raise forms.ValidationError("Enter a number of days between 1 and 365.")
         return days
+
+
+def made_inactive_message(count: int) -> str:
+    """What saving a soft-bounce policy did, for the policy page and the admin."""
+    if not count:
+        return "No profile was made Inactive."
+    return ngettext(
+        "%(count)d profile was made Inactive.", "%(count)d profiles were made Inactive.", count
+    ) % {"count": count}

@@ -20,7 +20,6 @@ from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -28,7 +27,7 @@ from providers.models import EmailProvider
 
 from . import inbox, samples, services, signatures
 from .bulk_sql import table_name
-from .forms import SoftBouncePolicyForm
+from .forms import SoftBouncePolicyForm, made_inactive_message
 from .models import CallbackLog, SoftBouncePolicy
 from .parsers import BatchReport, MalformedPayload, checker_for, parser_for
 
@@ -263,14 +262,6 @@ def callback_log(request, pk):
     return render(request, "callbacks/callback_log.html", {"provider": provider, "logs": logs})
 
 
-def _made_inactive(count: int) -> str:
-    if not count:
-        return "No profile was made Inactive."
-    return ngettext(
-        "%(count)d profile was made Inactive.", "%(count)d profiles were made Inactive.", count
-    ) % {"count": count}
-
-
 @staff_member_required
 def soft_bounce_policy(request):
     """Edit the soft-bounce policy; saving first shows how many profiles it would affect."""
@@ -281,7 +272,8 @@ def soft_bounce_policy(request):
     if request.method == "POST" and form.is_valid():
         if request.POST.get("action") == "save":
             affected = services.save_policy(form.save(commit=False))
-            messages.success(request, f"Soft bounce policy saved. {_made_inactive(affected)}")
+            summary = made_inactive_message(affected)
+            messages.success(request, f"Soft bounce policy saved. {summary}")
             return redirect("callbacks:policy")
         new = form.cleaned_data
         preview = services.profiles_meeting_policy(new["threshold"], new["window_days"]).count()
