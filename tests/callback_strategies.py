@@ -70,7 +70,8 @@ weird_emails = st.sampled_from(
     [
         "", " ", "@", "a@b", "a@@b.org", "a@b.org.", "a@.org", "@b.org", "a b@c.org",
         "a\u0000@b.org", "\ud800@b.org", "a@b.org\n", "\u200b@b.org", "x" * 300 + "@b.org",
-        "ÜNÏ@EXÄMPLE.ORG", "Ada@Example.ORG", " padded@example.org ",
+        "ÜNÏ@EXÄMPLE.ORG", "Ada@Example.ORG", " padded@example.org ", "a@b.org\nc@d.org",
+        "a@b.org\r\nc@d.org", "\na@b.org",
     ]
 )  # fmt: skip
 emails = odd_emails | weird_emails | wrong_values
