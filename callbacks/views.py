@@ -76,6 +76,16 @@ def _json(status: int, body: dict) -> JsonResponse:
 
 @csrf_exempt
 def receive(request, token):
+    """The callback endpoint: any failure of ours is answered with seed 003's JSON error body,
+    never Django's HTML page, and is logged without the path (it holds the token)."""
+    try:
+        return _receive(request, token)
+    except Exception:
+        logger.exception("Callback endpoint failed")
+        return _json(500, error_body(500, "Server error"))
+
+
+def _receive(request, token: str) -> HttpResponse:
     if request.method not in ALLOWED_METHODS:
         response = _json(405, error_body(405, "Method not allowed"))
         response["Allow"] = ", ".join(ALLOWED_METHODS)
@@ -89,6 +99,10 @@ def receive(request, token):
         response = HttpResponse(status=200)
         response._has_been_logged = True
         return response
+    if _is_chunked(request) and not request.META.get("wsgi.input_terminated"):
+        outcome = Outcome(411, error_body(411, "Length required"), error="Length required")
+        _record(provider, "POST", b"", outcome)
+        return outcome.response()
     body = _read_body(request)
     if body is None:
         outcome = Outcome(413, error_body(413, "Payload too large"), error="Payload too large")
@@ -106,6 +120,8 @@ def _provider_for_token(token: str) -> EmailProvider | None:
     The query is raw SQL, written once: building it through the ORM on every request cost a
     third of a millisecond, a tenth of the endpoint's time on a 1000-event batch.
     """
+    if "\x00" in token:  # no token holds one, and PostgreSQL's text refuses it
+        return None
     provider = next(iter(EmailProvider.objects.raw(_provider_by_token_sql(), [token])), None)
     if provider is None:
         return None
@@ -120,9 +136,20 @@ def _provider_by_token_sql() -> str:
     return f"SELECT * FROM {table_name(EmailProvider)} WHERE {column} = %s"  # noqa: S608
 
 
+def _is_chunked(request) -> bool:
+    return "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
 def _read_body(request) -> bytes | None:
-    """The raw body, or None when it is larger than CALLBACK_MAX_BODY_BYTES."""
+    """The raw body, or None when it is larger than CALLBACK_MAX_BODY_BYTES.
+
+    A chunked body has no Content-Length: it is read from the server's decoded input (gunicorn
+    decodes chunks and marks the input terminated), at most one byte past the limit.
+    """
     limit = settings.CALLBACK_MAX_BODY_BYTES
+    if _is_chunked(request):
+        body = request.META["wsgi.input"].read(limit + 1)
+        return body if len(body) <= limit else None
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

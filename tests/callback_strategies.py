@@ -1,4 +1,5 @@
-"""Hypothesis strategies for callback bodies of every format, hostile ones included."""
+"""Hypothesis strategies for callback bodies of every format, hostile ones included, and
+large realistic ESP batches."""
 
 import json
 
@@ -70,7 +71,8 @@ weird_emails = st.sampled_from(
     [
         "", " ", "@", "a@b", "a@@b.org", "a@b.org.", "a@.org", "@b.org", "a b@c.org",
         "a\u0000@b.org", "\ud800@b.org", "a@b.org\n", "\u200b@b.org", "x" * 300 + "@b.org",
-        "ÜNÏ@EXÄMPLE.ORG", "Ada@Example.ORG", " padded@example.org ",
+        "ÜNÏ@EXÄMPLE.ORG", "Ada@Example.ORG", " padded@example.org ", "a@b.org\nc@d.org",
+        "a@b.org\r\nc@d.org", "\na@b.org",
     ]
 )  # fmt: skip
 emails = odd_emails | weird_emails | wrong_values
@@ -180,3 +182,45 @@ FORMAT_BODIES = {
 def dumps(value) -> bytes:
     # allow_nan: Python writes NaN / Infinity literals, which json.loads accepts again.
     return json.dumps(value, allow_nan=True).encode("utf-8", "surrogatepass")
+
+
+def sendgrid_events(count: int) -> list[dict]:
+    """SendGrid events with the fields its webhook sends (reference §1.4), ~600 bytes each."""
+    return [
+        {
+            "email": f"reader{i}@example.com",
+            "timestamp": 1700000000 + i,
+            "smtp-id": f"<{i:024d}@ismtpd0001p1lon1.sendgrid.net>",
+            "event": "bounce" if i % 10 == 0 else "delivered",
+            "category": ["newsletter", "weekly-digest"],
+            "sg_event_id": f"sg-event-{i:016d}-ZGVsaXZlcmVkLTAtMjQ0OTA",
+            "sg_message_id": f"14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.{i}",
+            "response": "250 2.0.0 OK 1700000000 d2si1234567qkb.123 - gsmtp",
+            "status": "5.1.1" if i % 10 == 0 else "",
+            "reason": "550 5.1.1 The email account that you tried to reach does not exist"
+            if i % 10 == 0
+            else "",
+            "type": "bounce" if i % 10 == 0 else "",
+            "tls": 1,
+            "ip": "168.1.1.1",
+            "meta": f"reader{i}@example.com|1568798080|1730714617|20241104|0|wzrk_default|-1700|",
+            "marketing_campaign_id": 12345,
+            "marketing_campaign_name": "Weekly digest",
+        }
+        for i in range(count)
+    ]
+
+
+def netcore_events(count: int) -> list[dict]:
+    return [
+        {
+            "TRANSID": 1700000000000 + i,
+            "EMAIL": f"reader{i}@example.com",
+            "EVENT": "bounced" if i % 10 == 0 else "sent",
+            "TIMESTAMP": 1700000000 + i,
+            "RESPONSE": "250 OK",
+            "X-APIHEADER": f"reader{i}@example.com|1568798080|1730714617|20241104|0|wzrk|-1|",
+            "BOUNCE_TYPE": "HARDBOUNCE" if i % 10 == 0 else "",
+        }
+        for i in range(count)
+    ]

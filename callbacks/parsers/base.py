@@ -23,7 +23,13 @@ import msgspec
 from callbacks.models import EventKind
 from profiles.models import normalize_email
 
-MAX_EVENTS = 1000  # seed 003: "more than 1000 events are sent in a single API call" → 400
+# Seed 003: "more than 1000 events are sent in a single API call" → 400. CleverTap's own formats
+# only (generic v2, legacy): SendGrid and Netcore batch by their own rules, and their batches are
+# taken whole within CALLBACK_MAX_BODY_BYTES.
+MAX_EVENTS = 1000
+# Deepest nesting read inside one item; deeper is not a callback (and would reach Python's
+# recursion limit, at a depth that depends on the caller's stack).
+MAX_ITEM_DEPTH = 100
 
 INVALID_PAYLOAD = "invalid payload"
 TOO_MANY_EVENTS = "More than allowed events were sent"
@@ -67,6 +73,8 @@ def all_plain_emails(emails: list[str]) -> bool:
     of a thousand separate matches.
     """
     lines = "\n".join(emails) + "\n" if emails else ""
+    if lines.count("\n") != len(emails):  # a newline inside an address would pass as two
+        return False
     return _PLAIN_EMAIL_LINES.fullmatch(lines) is not None
 
 
@@ -185,8 +193,39 @@ def require_keys(item: Any, keys: tuple[str, ...]) -> None:
             raise MalformedPayload(f"Mandatory parameter missing: {key}")
 
 
+def require_shallow(item: Any) -> None:
+    """An item nested deeper than `MAX_ITEM_DEPTH` rejects the batch as an invalid payload."""
+    if too_deep(item, MAX_ITEM_DEPTH):
+        raise MalformedPayload(INVALID_PAYLOAD)
+
+
 class ItemError(ValueError):
     """Raised inside a parser for one unreadable item; becomes an `EventError`."""
+
+
+def require_item_keys(item: Any, keys: tuple[str, ...]) -> None:
+    """An ESP's item without a mandatory key is one unreadable event, not a bad batch: the ESP
+    retries a whole batch on any refusal, so refusing it would lose every other event."""
+    if not isinstance(item, dict):
+        raise ItemError(INVALID_PAYLOAD)
+    for key in keys:
+        if item.get(key) in (None, ""):
+            raise ItemError(f"Mandatory parameter missing: {key}")
+
+
+def too_deep(value: Any, limit: int) -> bool:
+    """True when lists and objects nest more than `limit` levels in `value`; no recursion."""
+    level = [value]
+    for _depth in range(limit):
+        level = [
+            child
+            for node in level
+            if isinstance(node, (list, dict))
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not level:
+            return False
+    return any(isinstance(node, (list, dict)) for node in level)
 
 
 def clean_email(value: Any) -> str:
@@ -243,7 +282,8 @@ def text(value: Any) -> str:
     """An ESP field as text: strings kept, numbers and lists stringified, None empty.
 
     NUL characters and lone surrogates, which JSON allows and PostgreSQL cannot store, are
-    replaced, so no field an ESP sends can make the database refuse the batch.
+    replaced, so no field an ESP sends can make the database refuse the batch. A value nested
+    deeper than `MAX_ITEM_DEPTH` is unreadable and reads as empty.
     """
     if value is None:
         return ""
@@ -251,6 +291,8 @@ def text(value: Any) -> str:
         return _sanitize(value)
     if isinstance(value, (int, float)):
         return str(value)
+    if too_deep(value, MAX_ITEM_DEPTH):
+        return ""
     return _sanitize(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 

@@ -9,8 +9,11 @@ Two shapes are accepted, because the documents show both:
 
 Unknown extra keys are ignored (seed 003, "Note"). A ``type`` outside the table is a per-event
 error, "Could not map event to any bounce type" (§7), so the rest of the batch still applies.
-The format has no event id and no time: the dedupe key hashes ``meta``, ``type`` and
-``email`` (§7) and the event happens when it is received.
+The format has no event id and no time: the event happens when it is received, and the dedupe
+key hashes the whole item (``type``, ``email``, ``meta``, ``description`` and any other key,
+a time the ESP adds included), so a replay is a duplicate and a second soft bounce for the same
+send, which differs in some field, is counted. An item nested deeper than ``MAX_ITEM_DEPTH``
+makes the payload invalid.
 """
 
 from typing import Any
@@ -31,6 +34,7 @@ from .base import (
     content_key,
     load_json,
     require_keys,
+    require_shallow,
     text,
 )
 
@@ -75,6 +79,7 @@ def parse_data(data: Any) -> ParsedBatch:
     check_count(len(items))
     for item, keys in items:
         require_keys(item, keys)
+        require_shallow(item)
         if keys is FLAT_KEYS:
             _check_version(item)
     events, errors = [], []
@@ -114,7 +119,7 @@ def _event(item: dict) -> CallbackEvent:
         email=email,
         kind=kind,
         occurred_at=None,
-        dedupe_key=content_key(FORMAT, meta, esp_type, email.lower()),
+        dedupe_key=content_key(FORMAT, item),
         meta=meta,
         description=text(item.get("description")),
         esp_event=esp_type,

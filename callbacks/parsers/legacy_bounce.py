@@ -4,7 +4,10 @@ A JSON array of groups ``{"event": "softbounce" | "hardbounce" | "unsubscribe", 
 [{"e": <email>, "ts": <epoch seconds>}, ...]}``; the 2021 Generic SMTP page adds the
 ``unsubscribe`` group. "If unsure of the bounce time, use now": a missing ``ts`` means the
 time of receipt. Event indexes in errors count the ``data`` items across all groups, in body
-order. Dedupe key: hash(event, e, ts) (§7); an item without ``ts`` is not de-duplicated.
+order. Dedupe key: hash(event, e, ts) (§7); for an item without ``ts``, a hash of the event
+and the whole item, so a retried body is a duplicate for as long as keys are kept
+(``CALLBACK_DEDUPE_DAYS``, longer than any ESP retries). An item nested deeper than
+``MAX_ITEM_DEPTH`` makes the payload invalid.
 """
 
 from typing import Any
@@ -26,6 +29,7 @@ from .base import (
     load_json,
     parse_timestamp,
     require_keys,
+    require_shallow,
     text,
 )
 
@@ -55,6 +59,7 @@ def parse_data(data: Any) -> ParsedBatch:
     check_count(len(items))
     for _esp_event, item in items:
         require_keys(item, ("e",))
+        require_shallow(item)
     events, errors = [], []
     for index, (esp_event, item) in enumerate(items):
         try:
@@ -74,10 +79,9 @@ def _event(esp_event: str, item: dict) -> CallbackEvent:
         email=email,
         kind=kind,
         occurred_at=parse_timestamp(ts),
-        # Without a time there is nothing to tell a retry from a new bounce: not de-duplicated.
         dedupe_key=content_key(FORMAT, esp_event, email.lower(), ts)
         if ts not in (None, "")
-        else "",
+        else content_key(FORMAT, esp_event, item),
         description=text(item.get("reason") or item.get("description")),
         esp_event=esp_event,
         suppress=kind in SUPPRESSING_KINDS,

@@ -4,7 +4,9 @@ Two shapes, told apart per item: Netcore's native format with UPPERCASE keys (``
 ``EMAIL``, ``EVENT``, ``TIMESTAMP``, ``RESPONSE``, ``X-APIHEADER``, ``BOUNCE_TYPE``…) and the
 SendGrid-like lowercase "migration" format (``sg_message_id``, ``email``, ``event``,
 ``timestamp``, ``reason``, ``response``). Netcore verifies a URL with ``HEAD`` and then an
-empty array, so ``[]`` is a valid, empty batch.
+empty array, so ``[]`` is a valid, empty batch. Netcore batches by its own rules: there is no
+1000-event limit, and an item without its shape's mandatory keys is an error for that item
+alone.
 
 Neither format has an event id: the dedupe key hashes ``TRANSID``/``sg_message_id``, the event,
 the address and the timestamp. The complaint event is named ``spam`` on some Netcore pages and
@@ -22,7 +24,6 @@ from callbacks.models import EventKind
 
 from .base import (
     INVALID_PAYLOAD,
-    MAX_EVENTS,
     SUPPRESSING_KINDS,
     BatchReport,
     CallbackEvent,
@@ -34,13 +35,12 @@ from .base import (
     MalformedPayload,
     ParsedBatch,
     all_plain_emails,
-    check_count,
     clean_email,
     content_key,
     decode_checked,
     load_json,
     parse_timestamp,
-    require_keys,
+    require_item_keys,
     text,
 )
 
@@ -101,11 +101,11 @@ def check(body: bytes) -> BatchReport:
     string timestamps included, is parsed in full.
     """
     items = decode_checked(_plain_items, body)
-    if items is None or len(items) > MAX_EVENTS:
+    if items is None:
         return parse(body).report()
     emails = [_checked_email(item) for item in items]
     if any(email is msgspec.UNSET for email in emails) or not all_plain_emails(emails):
-        return parse(body).report()  # refuses a missing mandatory key, or finds the odd items
+        return parse(body).report()  # finds the odd items, a missing mandatory key included
     native = all(item.EVENT is not msgspec.UNSET for item in items)
     return BatchReport(len(items), payload_format=FORMAT if native else MIGRATION_FORMAT)
 
@@ -121,9 +121,6 @@ def parse(body: bytes) -> ParsedBatch:
     data = load_json(body)
     if not isinstance(data, list):
         raise MalformedPayload(INVALID_PAYLOAD)
-    check_count(len(data))
-    for item in data:
-        require_keys(item, ("EVENT", "EMAIL") if _is_native(item) else ("event", "email"))
     events, errors = [], []
     for index, item in enumerate(data):
         try:
@@ -140,6 +137,7 @@ def _is_native(item: Any) -> bool:
 
 
 def _native_event(item: dict[str, Any]) -> CallbackEvent:
+    require_item_keys(item, ("EVENT", "EMAIL"))
     esp_event = text(item["EVENT"]).strip().lower()
     email = clean_email(item["EMAIL"])
     kind = NATIVE_KINDS.get(esp_event, EventKind.IGNORED)
@@ -162,6 +160,7 @@ def _native_event(item: dict[str, Any]) -> CallbackEvent:
 
 
 def _migration_event(item: dict[str, Any]) -> CallbackEvent:
+    require_item_keys(item, ("event", "email"))
     esp_event = text(item["event"]).strip().lower()
     email = clean_email(item["email"])
     kind = MIGRATION_KINDS.get(esp_event, EventKind.IGNORED)

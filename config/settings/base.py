@@ -205,7 +205,8 @@ TEST_EMAIL_QUEUE_TIMEOUT_SECONDS = env.float("TEST_EMAIL_QUEUE_TIMEOUT_SECONDS",
 ESP_HTTP_TIMEOUT_SECONDS = env.float("ESP_HTTP_TIMEOUT_SECONDS", default=15.0)
 SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
 NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")
-CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+# Large enough for a 5,000-event SendGrid batch twice over (SendGrid batches by size, not count).
+CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CALLBACK_MAX_BODY_BYTES
 # How long callback history is kept (callbacks.retention): de-duplication keys must outlive
 # the ESPs' retries (SendGrid's last up to a day), so fewer than 2 days is refused.

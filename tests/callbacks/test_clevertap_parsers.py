@@ -35,19 +35,29 @@ def test_nested_buckets_count_together_and_index_in_body_order():
     ]
 
 
-def test_v2_dedupe_key_is_meta_type_and_email():
+def test_v2_dedupe_key_is_the_whole_item():
     item = {
         "version": "v2",
         "event": "failed",
         "type": "soft_bounce",
         "email": "a@x.org",
         "meta": "m",
+        "description": "mailbox full",
     }
-    key = generic_v2.parse(json.dumps(item).encode())[0].dedupe_key
-    again = {**item, "description": "different words", "event": "success"}
-    assert generic_v2.parse(json.dumps(again).encode())[0].dedupe_key == key
-    other = {**item, "meta": "m2"}
-    assert generic_v2.parse(json.dumps(other).encode())[0].dedupe_key != key
+
+    def key(data):
+        return generic_v2.parse(json.dumps(data).encode())[0].dedupe_key
+
+    replay = dict(reversed(item.items()))  # the same item, its keys in another order
+    assert key(replay) == key(item)
+    for other in [
+        {**item, "description": "mailbox full again"},
+        {**item, "timestamp": 1700000000},
+        {**item, "meta": "m2"},
+        {**item, "type": "hard_bounce"},
+        {**item, "email": "b@x.org"},
+    ]:
+        assert key(other) != key(item), other
 
 
 @pytest.mark.parametrize(
@@ -80,10 +90,16 @@ def test_legacy_payload_with_the_unsubscribe_group():
     assert int(batch[0].occurred_at.timestamp()) == 1435322805
 
 
-def test_legacy_without_ts_means_now_and_is_not_deduplicated():
+def test_legacy_without_ts_means_now_and_is_deduplicated_on_its_content():
     (event,) = legacy_bounce.parse(b'[{"event": "softbounce", "data": [{"e": "a@x.org"}]}]')
     assert event.occurred_at is None
-    assert event.dedupe_key == ""
+    (replay,) = legacy_bounce.parse(b'[{"event": "softbounce", "data": [{"e": "a@x.org"}]}]')
+    assert event.dedupe_key and replay.dedupe_key == event.dedupe_key
+    (hard,) = legacy_bounce.parse(b'[{"event": "hardbounce", "data": [{"e": "a@x.org"}]}]')
+    (other,) = legacy_bounce.parse(
+        b'[{"event": "softbounce", "data": [{"e": "a@x.org", "reason": "quota"}]}]'
+    )
+    assert len({event.dedupe_key, hard.dedupe_key, other.dedupe_key}) == 3
 
 
 def test_legacy_group_without_data_is_a_missing_parameter():

@@ -80,6 +80,14 @@ CASES = {
 }
 
 cases = pytest.mark.parametrize(("parse", "build", "hard"), CASES.values(), ids=CASES.keys())
+CLEVERTAP_FORMATS = ["generic_v2_flat", "generic_v2_nested", "smtp_v2", "smtp_legacy"]
+clevertap_cases = pytest.mark.parametrize(
+    ("parse", "build", "hard"), [CASES[name] for name in CLEVERTAP_FORMATS], ids=CLEVERTAP_FORMATS
+)
+ESP_FORMATS = ["sendgrid", "netcore_native", "netcore_migration"]
+esp_cases = pytest.mark.parametrize(
+    ("parse", "build", "hard"), [CASES[name] for name in ESP_FORMATS], ids=ESP_FORMATS
+)
 
 
 def encode(data) -> bytes:
@@ -104,11 +112,58 @@ def test_an_empty_batch_is_valid_and_empty(parse, build, hard):
     assert list(batch) == [] and batch.errors == [] and batch.total == 0
 
 
-@cases
-def test_more_than_1000_events_are_refused(parse, build, hard):
+@clevertap_cases
+def test_more_than_1000_events_are_refused_in_clevertaps_formats(parse, build, hard):
+    """Seed 003's limit is CleverTap's, for its own formats."""
     events = [(hard, f"u{i}@example.com") for i in range(MAX_EVENTS + 1)]
     with pytest.raises(MalformedPayload, match="More than allowed events were sent"):
         parse(encode(build(events)))
+
+
+@esp_cases
+def test_an_esp_batch_of_5000_events_is_read_whole(parse, build, hard):
+    """SendGrid and Netcore batch by their own rules (reference §7): no 1000-event limit."""
+    events = [(hard, f"u{i}@example.com") for i in range(5000)]
+    batch = parse(encode(build(events)))
+    assert (len(batch), batch.total, batch.errors) == (5000, 5000, [])
+
+
+@esp_cases
+def test_an_esp_event_without_its_mandatory_keys_fails_alone(parse, build, hard):
+    """An ESP retries a whole batch on any refusal: one bad event must not sink the rest."""
+    events = build([(hard, "a@example.com"), (hard, "b@example.com"), (hard, "c@example.com")])
+    email_key = "EMAIL" if "EMAIL" in events[0] else "email"
+    del events[1][email_key]
+    events.append("not an object")
+    batch = parse(encode(events))
+    assert [event.email for event in batch] == ["a@example.com", "c@example.com"]
+    assert [(e.index, e.error) for e in batch.errors] == [
+        (1, f"Mandatory parameter missing: {email_key}"),
+        (3, "invalid payload"),
+    ]
+
+
+@clevertap_cases
+@pytest.mark.parametrize("depth", [101, 500, 990, 2000])
+def test_a_clevertap_field_nested_deeply_is_an_invalid_payload(parse, build, hard, depth):
+    """However deep the caller's stack, the answer is the documented 400, never a crash."""
+    data = build([(hard, "a@example.com")])
+    items = data["events"]["failed"] if isinstance(data, dict) else data
+    item = items[0]["data"][0] if "data" in items[0] else items[0]
+    item["reason" if "e" in item else "meta"] = "PLACEHOLDER"
+    body = encode(data).replace(b'"PLACEHOLDER"', b'{"x": ' * depth + b"1" + b"}" * depth)
+    with pytest.raises(MalformedPayload, match="invalid payload"):
+        parse(body)
+
+
+@esp_cases
+def test_an_esp_field_nested_deeply_reads_as_empty(parse, build, hard):
+    events = build([(hard, "a@example.com")])
+    meta_key = "X-APIHEADER" if "EMAIL" in events[0] else "meta"
+    events[0][meta_key] = "PLACEHOLDER"
+    body = encode(events).replace(b'"PLACEHOLDER"', b"[" * 500 + b"1" + b"]" * 500)
+    [event] = parse(body)
+    assert event.meta == ""
 
 
 @cases

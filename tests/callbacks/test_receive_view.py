@@ -8,6 +8,7 @@ from django.test import override_settings
 from callbacks.models import CallbackLog, DailyStat, PendingBatch, ReceivedEvent
 from profiles.models import Profile, TimelineEvent
 from providers.models import EmailProvider
+from tests.callback_strategies import netcore_events, sendgrid_events
 from tests.factories import ProfileFactory
 
 from .conftest import payload, post
@@ -399,3 +400,189 @@ def test_callback_log_keeps_the_body_excerpt(client, smtp_provider):
         "unsubscribed": 1,
     }
     assert (log.method, log.status_code, log.payload_format) == ("POST", 200, "generic_v2")
+
+
+LEGACY_SOFT_BOUNCE = b'[{"event": "softbounce", "data": [{"e": "ada@example.com"}]}]'
+
+
+def soft_bounces(email="ada@example.com"):
+    return Profile.objects.values_list("status", "soft_bounce_count").get(email=email)
+
+
+def test_a_legacy_soft_bounce_without_ts_retried_three_times_counts_once(client, smtp_provider):
+    """Three retries of one soft bounce under the default policy (3 in 14 days) stay Active."""
+    for _ in range(3):
+        assert post(client, smtp_provider, LEGACY_SOFT_BOUNCE).json() == SUCCESS
+    assert soft_bounces() == (ACTIVE, 1)
+    assert stat_totals(smtp_provider) == {"soft_bounce": 1, "duplicates": 2}
+
+
+def test_a_legacy_retry_is_a_duplicate_for_as_long_as_keys_are_kept(client, smtp_provider):
+    """The key of an event without a time lives CALLBACK_DEDUPE_DAYS from its receipt."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from callbacks import retention
+
+    post(client, smtp_provider, LEGACY_SOFT_BOUNCE)
+    days = settings.CALLBACK_DEDUPE_DAYS
+    retention.prune(now=timezone.now() + timedelta(days=days) - timedelta(hours=1))
+    post(client, smtp_provider, LEGACY_SOFT_BOUNCE)
+    assert soft_bounces() == (ACTIVE, 1)
+    retention.prune(now=timezone.now() + timedelta(days=days, hours=1))
+    post(client, smtp_provider, LEGACY_SOFT_BOUNCE)
+    assert soft_bounces() == (ACTIVE, 2)
+
+
+def test_a_v2_replay_is_a_duplicate_and_a_different_soft_bounce_counts(client, smtp_provider):
+    item = {
+        "version": "v2",
+        "event": "failed",
+        "type": "soft_bounce",
+        "email": "ada@example.com",
+        "meta": "ada@example.com|1568798080|1730714617|20241104|0|wzrk_default|-17005904|",
+        "description": "Mailbox full",
+    }
+    post(client, smtp_provider, [item])
+    post(client, smtp_provider, [item])
+    assert soft_bounces() == (ACTIVE, 1)
+    post(client, smtp_provider, [{**item, "description": "Mailbox still full"}])
+    assert soft_bounces() == (ACTIVE, 2)
+    post(client, smtp_provider, [{**item, "timestamp": 1730714700}])
+    assert soft_bounces() == (INACTIVE, 3)
+    assert stat_totals(smtp_provider) == {"soft_bounce": 3, "duplicates": 1}
+
+
+ESP_BATCHES = {
+    EmailProvider.Kind.SENDGRID: sendgrid_events,
+    EmailProvider.Kind.NETCORE: netcore_events,
+}
+
+
+def test_the_default_body_limit_fits_a_large_sendgrid_batch_twice():
+    from django.conf import settings
+
+    body = json.dumps(sendgrid_events(5000)).encode()
+    assert 2 * len(body) < settings.CALLBACK_MAX_BODY_BYTES
+
+
+@pytest.mark.parametrize("kind", list(ESP_BATCHES))
+def test_an_esp_batch_of_5000_events_is_accepted_and_applied(client, make_provider, kind):
+    provider = make_provider(kind)
+    response = post(client, provider, ESP_BATCHES[kind](5000))
+    assert response.json() == SUCCESS
+    assert Profile.objects.count() == 5000
+    assert Profile.objects.filter(status=INACTIVE).count() == 500
+    log = CallbackLog.objects.get()
+    assert (log.status_code, log.events_total, log.processed) == (200, 5000, 5000)
+
+
+@pytest.mark.parametrize("kind", list(ESP_BATCHES))
+def test_an_esp_event_without_email_is_reported_and_the_rest_applied(client, make_provider, kind):
+    provider = make_provider(kind)
+    events = ESP_BATCHES[kind](1200)
+    email_key = "EMAIL" if kind == EmailProvider.Kind.NETCORE else "email"
+    del events[7][email_key]
+    events[9] = "not an event"
+    response = post(client, provider, events)
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "partial_success",
+        "processed": 1198,
+        "failed": 2,
+        "errors": [
+            {"event_index": 7, "error": f"Mandatory parameter missing: {email_key}"},
+            {"event_index": 9, "error": "invalid payload"},
+        ],
+    }
+    assert Profile.objects.count() == 1198
+    assert not Profile.objects.filter(email__in=["reader7@example.com", "reader9@example.com"])
+
+
+@pytest.mark.parametrize("kind", list(ESP_BATCHES))
+def test_an_address_the_parser_refuses_is_reported_as_failed(client, make_provider, kind):
+    """The quick check and the worker agree: never `success` for an event then dropped."""
+    provider = make_provider(kind)
+    events = ESP_BATCHES[kind](3)
+    email_key = "EMAIL" if kind == EmailProvider.Kind.NETCORE else "email"
+    events[1][email_key] = "reader1@example.com\nreader2@example.com"
+    response = post(client, provider, events)
+    assert response.json()["errors"] == [{"event_index": 1, "error": "Invalid email format"}]
+    assert sorted(Profile.objects.values_list("email", flat=True)) == [
+        "reader0@example.com",
+        "reader2@example.com",
+    ]
+
+
+def nested(depth: int) -> str:
+    return '{"x": ' * depth + '"deep"' + "}" * depth
+
+
+@pytest.mark.parametrize("depth", [101, 500, *range(900, 1000, 4), 1000, 5000])
+@pytest.mark.parametrize(
+    "template",
+    [
+        '[{"version": "v2", "event": "failed", "type": "soft_bounce", "email": "a@example.com",'
+        ' "meta": DEEP}]',
+        '{"version": "v2", "events": {"failed": [{"type": "soft_bounce",'
+        ' "email": "a@example.com", "meta": "m", "description": DEEP}]}}',
+        '[{"event": "softbounce", "data": [{"e": "a@example.com", "reason": DEEP}]}]',
+    ],
+    ids=["v2_flat", "v2_nested", "legacy"],
+)
+def test_a_deeply_nested_field_is_a_400_with_the_documented_body(
+    client, smtp_provider, template, depth
+):
+    response = post(client, smtp_provider, template.replace("DEEP", nested(depth)).encode())
+    assert response.status_code == 400
+    assert response.json() == {"status": "error", "message": "invalid payload", "error_code": 400}
+    assert not Profile.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path", ["/callbacks/%00/", "/callbacks/abc%00def/", "/callbacks/TOKEN%00/"]
+)
+def test_a_nul_byte_in_the_token_is_404(client, smtp_provider, path):
+    path = path.replace("TOKEN", smtp_provider.callback_token)
+    response = client.post(path, data=b"[]", content_type="application/json")
+    assert response.status_code == 404
+    assert response.json() == {"status": "error", "message": "Not found", "error_code": 404}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_drop_mid_request_is_answered_with_the_json_error_body(
+    client, smtp_provider, monkeypatch, caplog
+):
+    """The connection dies under the provider lookup: seed 003's 500 body, no token logged."""
+    import psycopg
+    from django.db import connection
+
+    from callbacks import views
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    lookup = views._provider_for_token
+
+    def drop_connection_then_look_up(token):
+        connection.ensure_connection()
+        pid = connection.connection.info.backend_pid
+        params = {**connection.get_connection_params(), "dbname": connection.settings_dict["NAME"]}
+        with psycopg.connect(**params, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+        return lookup(token)
+
+    monkeypatch.setattr(views, "_provider_for_token", drop_connection_then_look_up)
+    caplog.set_level("DEBUG")
+    try:
+        response = client.post(
+            smtp_provider.callback_path, data=b"[]", content_type="application/json"
+        )
+    finally:
+        connection.close()  # the test client keeps the dead connection; the next query reopens
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"status": "error", "message": "Server error", "error_code": 500}
+    assert smtp_provider.callback_token not in caplog.text
+    assert "Callback endpoint failed" in caplog.text

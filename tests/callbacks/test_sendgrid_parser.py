@@ -101,6 +101,9 @@ def test_an_object_instead_of_an_array_is_malformed():
         sendgrid.parse(b'{"email": "a@example.com", "event": "delivered"}')
 
 
-def test_missing_email_is_a_missing_mandatory_parameter():
-    with pytest.raises(sendgrid.MalformedPayload, match="Mandatory parameter missing: email"):
-        sendgrid.parse(b'[{"event": "delivered", "timestamp": 1}]')
+def test_missing_email_is_a_missing_mandatory_parameter_of_that_event():
+    batch = sendgrid.parse(
+        b'[{"event": "delivered", "timestamp": 1}, {"event": "bounce", "email": "a@x.org"}]'
+    )
+    assert [event.email for event in batch] == ["a@x.org"]
+    assert [(e.index, e.error) for e in batch.errors] == [(0, "Mandatory parameter missing: email")]

@@ -249,11 +249,19 @@ def many_events(kind, count: int):
     ]
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_1001_events_are_refused_whole(providers, kind):
-    response, payload, _log = post_and_check(providers[kind], dumps(many_events(kind, 1001)))
+def test_1001_events_are_refused_whole(providers):
+    """Seed 003's limit, for CleverTap's own formats."""
+    provider = providers[EmailProvider.Kind.SMTP]
+    response, payload, _log = post_and_check(provider, dumps(many_events(provider.kind, 1001)))
     assert response.status_code == 400
     assert payload["message"] == "More than allowed events were sent"
+
+
+@pytest.mark.parametrize("kind", [EmailProvider.Kind.SENDGRID, EmailProvider.Kind.NETCORE])
+def test_an_esp_batch_past_1000_events_is_accepted_whole(providers, kind):
+    """SendGrid and Netcore batch by their own rules, within the body-size limit."""
+    response, payload, log = post_and_check(providers[kind], dumps(many_events(kind, 1001)))
+    assert (response.status_code, payload["status"], log.processed) == (200, "success", 1001)
 
 
 def test_1001_legacy_events_across_groups_are_refused_whole(providers):
@@ -310,17 +318,20 @@ NULLS = {
         [{"event": None, "data": [{"e": "a@example.org"}]}],
         [{"event": "hardbounce", "data": [{"e": None, "ts": None}]}],
     ],
+    EmailProvider.Kind.SENDGRID: [None],
+    EmailProvider.Kind.NETCORE: [None],
+}
+# SendGrid and Netcore retry a whole batch on any refusal: a null item or field fails alone.
+NULL_ESP_ITEMS = {
     EmailProvider.Kind.SENDGRID: [
-        None,
-        [None],
-        [{"event": None, "email": "a@example.org"}],
-        [{"event": "delivered", "email": None}],
+        (None, "invalid payload"),
+        ({"event": None, "email": "a@example.org"}, "Mandatory parameter missing: event"),
+        ({"event": "delivered", "email": None}, "Mandatory parameter missing: email"),
     ],
     EmailProvider.Kind.NETCORE: [
-        None,
-        [None],
-        [{"EVENT": None, "EMAIL": "a@example.org"}],
-        [{"EVENT": "sent", "EMAIL": None}],
+        (None, "invalid payload"),
+        ({"EVENT": None, "EMAIL": "a@example.org"}, "Mandatory parameter missing: EVENT"),
+        ({"EVENT": "sent", "EMAIL": None}, "Mandatory parameter missing: EMAIL"),
     ],
 }
 
@@ -331,6 +342,19 @@ NULLS = {
 def test_null_where_a_field_belongs_is_a_400(providers, kind, body):
     response, payload, _log = post_and_check(providers[kind], dumps(body))
     assert response.status_code == 400, payload
+
+
+@pytest.mark.parametrize(
+    ("kind", "item", "error"),
+    [(kind, item, error) for kind, items in NULL_ESP_ITEMS.items() for item, error in items],
+)
+def test_a_null_esp_item_or_field_fails_that_event_alone(providers, kind, item, error):
+    body = many_events(kind, 2)
+    body.insert(1, item)
+    response, payload, _log = post_and_check(providers[kind], dumps(body))
+    assert response.status_code == 200, payload
+    assert payload["status"] == "partial_success"
+    assert (payload["processed"], payload["errors"]) == (2, [{"event_index": 1, "error": error}])
 
 
 @pytest.mark.parametrize("kind", KINDS)
