@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from callbacks.models import CallbackLog
 from callbacks.views import loggable_excerpt
-from profiles.models import Profile, ProfileImport, TimelineEvent
+from profiles.models import Profile, ProfileExport, ProfileImport, TimelineEvent
 from profiles.preference_links import make_token
 from providers.models import EmailProvider, TestEmail
 from tests.factories import EmailProviderFactory, ProfileFactory
@@ -29,7 +29,12 @@ POST_ONLY = {
     "providers:test_connection",
     "callbacks:sample",
 }
-NOT_HTML = {"providers:test_email_status", "profiles:import_progress", "profiles:export"}
+NOT_HTML = {
+    "providers:test_email_status",
+    "profiles:import_progress",
+    "profiles:export_progress",
+    "profiles:export_download",
+}
 
 
 def compact_sendgrid_body(events: int) -> str:
@@ -72,12 +77,15 @@ def wide_data(marketer):
         properties={"Type": "Hard Bounce", "Error": "550 5.1.1 mailbox unavailable " * 3},
     )
     ProfileImport.objects.create(created_by=marketer, filename="contacts-2026.csv")
+    ProfileExport.objects.create(created_by=marketer, status=ProfileExport.Status.DONE)
     return {"profile": profile}
 
 
 def ids_for(name: str) -> list[int]:
     if "test_email" in name:
         return list(TestEmail.objects.values_list("pk", flat=True))
+    if name.startswith("profiles:export"):
+        return list(ProfileExport.objects.values_list("pk", flat=True))
     if name.startswith("profiles:import"):
         return list(ProfileImport.objects.values_list("pk", flat=True))
     if name.startswith("profiles:"):

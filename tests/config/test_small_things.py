@@ -48,7 +48,7 @@ def test_netcore_form_offers_one_unsubscribe_page_choice():
 def test_stored_netcore_unsubscribe_pages_move_to_the_preference_center_choice():
     page = EmailProviderFactory(netcore=True, unsubscribe_page_url="https://acme.test/unsub")
     untouched = EmailProviderFactory(netcore=True, preference_center="system")
-    migration = importlib.import_module("providers.migrations.0003_netcore_unsubscribe_page_choice")
+    migration = importlib.import_module("providers.migrations.0004_netcore_unsubscribe_page_choice")
     migration.move_unsubscribe_pages(apps, None)
     page.refresh_from_db()
     untouched.refresh_from_db()

@@ -299,7 +299,8 @@ def test_an_api_base_that_resolves_inward_is_refused(esp_api, settings, monkeypa
         adapter_for(provider).send(OutgoingMessage(to="qa@acme.test", subject="s", text="t"))
     report = check_provider_settings(provider)
 
-    assert caught.value.reason == "connection_error" and "does not allow" in caught.value.detail
+    assert caught.value.reason == "api_connection_error"
+    assert "does not allow" in caught.value.detail
     assert not report.ok and "does not allow" in report.steps[0].detail
     assert api.requests == []
 
