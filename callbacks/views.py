@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from config.redaction import redacted_request
 from providers.models import EmailProvider
 
 from . import inbox, samples, services, signatures
@@ -81,7 +82,8 @@ def receive(request, token):
     try:
         return _receive(request, token)
     except Exception:
-        logger.exception("Callback endpoint failed")
+        # The request goes with the record, for error reports, with its token redacted.
+        logger.exception("Callback endpoint failed", extra={"request": redacted_request(request)})
         return _json(500, error_body(500, "Server error"))
 
 
