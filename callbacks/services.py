@@ -128,8 +128,11 @@ def apply_events(
         result.duplicates = len(events) - len(fresh)
         result.counts.update(event.kind.value for event in fresh)
         actionable = [event for event in fresh if event.kind != EventKind.IGNORED]
-        if actionable:
-            _apply_to_profiles(provider, actionable, now, result)
+        # Test emails never change a profile (seed 003; the test-email form says so): their
+        # events are counted and shown on the test email's page, not applied to profiles.
+        campaign = [event for event in actionable if not names_test_email(event.meta, provider)]
+        if campaign:
+            _apply_to_profiles(provider, campaign, now, result)
         _add_to_stats(provider, fresh, result.duplicates, now)
         _record_test_email_events(provider, actionable, now)
     return result
@@ -545,6 +548,11 @@ def named_test_email(meta: str) -> int | None:
     if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 18:
         return None
     return int(parts[1])
+
+
+def names_test_email(meta: str, provider: EmailProvider) -> bool:
+    """Whether `meta` is the one Postdesk gave a test email sent through `provider`."""
+    return named_test_email(meta) is not None and meta.rpartition("|")[2] == str(provider.pk)
 
 
 def _record_test_email_events(

@@ -532,6 +532,41 @@ def test_events_whose_meta_names_a_test_email_are_recorded_for_it(provider, make
     assert TestEmailEvent.objects.count() == 3
 
 
+def test_events_for_a_test_email_change_no_profile_but_count_in_stats(provider):
+    colleague = ProfileFactory(email="me@example.com")
+    test_email = TestEmail.objects.create(provider=provider, recipient="me@example.com")
+    typo = TestEmail.objects.create(provider=provider, recipient="typo@exmaple.com")
+    events = sg(
+        (
+            "bounce",
+            "me@example.com",
+            0,
+            {"meta": make_meta("me@example.com", test_email.pk, provider.pk), "type": "bounce"},
+        ),
+        (
+            "spamreport",
+            "me@example.com",
+            1,
+            {"meta": make_meta("me@example.com", test_email.pk, provider.pk)},
+        ),
+        (
+            "bounce",
+            "typo@exmaple.com",
+            2,
+            {"meta": make_meta("typo@exmaple.com", typo.pk, provider.pk), "type": "bounce"},
+        ),
+    )
+    services.apply_events(provider, events, now=T0 + timedelta(minutes=1))
+
+    colleague.refresh_from_db()
+    assert colleague.status == Profile.Status.ACTIVE
+    assert not TimelineEvent.objects.exists()
+    assert not Profile.objects.filter(email="typo@exmaple.com").exists()
+    assert TestEmailEvent.objects.count() == 3
+    stat = DailyStat.objects.get(provider=provider)
+    assert (stat.hard_bounce, stat.spam) == (2, 1)
+
+
 def test_attributing_events_to_test_emails_costs_one_query_whatever_the_batch(provider):
     test_email = TestEmail.objects.create(provider=provider, recipient="me@example.com")
     meta = make_meta("me@example.com", test_email.pk, provider.pk)
