@@ -14,7 +14,8 @@ env = environ.Env()
 
 # --- Core ---------------------------------------------------------------
 SECRET_KEY = env("SECRET_KEY", default="local-insecure-secret-key-change-me")
-DEBUG = env.bool("DEBUG", default=False)
+# Each environment's module decides (local: from DEBUG, on by default).
+DEBUG = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Recipients on the public preference center get their own page; everyone else Django's.
@@ -151,14 +152,17 @@ STORAGES = {
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 
-# --- Forms ----------------------------------------------------------------
+# --- Forms (crispy-forms) ----------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-# --- Celery -----------------------------------------------------------------
+# --- Celery (config.celery_app) --------------------------------------------------
 # The default broker is kombu's filesystem transport: it needs no server, and a
 # real worker started beside the web server consumes from the same folder.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+# A broker that accepts the connection and then never answers must not hold a request
+# (publishing runs in the request that queues the task) for longer than these.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=3.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(VAR_DIR / "broker"),
@@ -170,13 +174,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("filesystem")
     else {
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-        # A broker that accepts the connection and then never answers must not hold a request
-        # (publishing runs in the request that queues the task) for longer than this.
         "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0),
-        "socket_connect_timeout": env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=3.0),
+        "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
     }
 )
-CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=3.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -186,25 +187,31 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 # Processes per worker (Celery's default: one per CPU).
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=os.cpu_count() or 1)
+# The local SMTP sink of the embedded default (config's smtp_sink and bootstrap_demo).
+DEMO_SMTP_PORT = env.int("DEMO_SMTP_PORT", default=1025)
 
-# --- Secrets at rest --------------------------------------------------------
-# Fernet keys, newest first; older keys still decrypt so keys can be rotated.
+# --- Providers ------------------------------------------------------------------
+# Fernet keys for provider secrets, newest first; older keys still decrypt so keys can be
+# rotated (providers.crypto).
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=["bG9jYWwtZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24="]
 )
-
-# --- Email channel ------------------------------------------------------------
 SMTP_TIMEOUT_SECONDS = env.float("SMTP_TIMEOUT_SECONDS", default=15.0)
 # An extra CA to trust for SMTP TLS (a private relay's own CA); verification always stays on.
 SMTP_CA_FILE = env("SMTP_CA_FILE", default="")
+ESP_HTTP_TIMEOUT_SECONDS = env.float("ESP_HTTP_TIMEOUT_SECONDS", default=15.0)
+SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
+NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")
+# SMTP hosts and ESP API bases must be globally routable (providers.network) unless this is
+# on; each environment's module decides (local: on, for the SMTP sink; production: off).
+PROVIDER_HOSTS_ALLOW_PRIVATE = False
 # A test email still "sending" after this long lost its worker: the sweeper marks it failed.
 TEST_EMAIL_STALE_AFTER_SECONDS = env.float("TEST_EMAIL_STALE_AFTER_SECONDS", default=120.0)
 # A test email still "queued" this long after it was due lost its task message: it is queued
 # once more, and failed if it waits that long again.
 TEST_EMAIL_QUEUE_TIMEOUT_SECONDS = env.float("TEST_EMAIL_QUEUE_TIMEOUT_SECONDS", default=30.0)
-ESP_HTTP_TIMEOUT_SECONDS = env.float("ESP_HTTP_TIMEOUT_SECONDS", default=15.0)
-SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
-NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")
+
+# --- Callbacks ------------------------------------------------------------------
 # Large enough for a 5,000-event SendGrid batch twice over (SendGrid batches by size, not count).
 CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CALLBACK_MAX_BODY_BYTES
@@ -215,12 +222,12 @@ CALLBACK_LOG_DAYS = env.int("CALLBACK_LOG_DAYS", default=30)
 # How many tasks an idle callback inbox queues when batches arrive: as many as should apply
 # them at once, so every worker process takes part in draining a flood (callbacks.inbox).
 CALLBACK_WAKE_TASKS = env.int("CALLBACK_WAKE_TASKS", default=CELERY_WORKER_CONCURRENCY)
+
+# --- Profiles -------------------------------------------------------------------
 PROFILE_IMPORT_MAX_BYTES = env.int("PROFILE_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 PREFERENCE_LINK_MAX_AGE_SECONDS = env.int(
     "PREFERENCE_LINK_MAX_AGE_SECONDS", default=60 * 60 * 24 * 90
 )
-DEMO_SMTP_PORT = env.int("DEMO_SMTP_PORT", default=1025)
-PROVIDER_HOSTS_ALLOW_PRIVATE = env.bool("PROVIDER_HOSTS_ALLOW_PRIVATE", default=True)
 
 # --- Logging -----------------------------------------------------------------
 # Callback URLs hold the provider's secret token: every record that may carry a request path
