@@ -21,11 +21,9 @@ SORT_CHOICES = [
     ("created", "Created (oldest first)"),
 ]
 
-DEFAULT_IMPORT_MAX_BYTES = 20 * 1024 * 1024
-
 
 def import_max_bytes() -> int:
-    return getattr(settings, "PROFILE_IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES)
+    return settings.PROFILE_IMPORT_MAX_BYTES
 
 
 class ProfileFilterForm(forms.Form):

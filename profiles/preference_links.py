@@ -12,7 +12,6 @@ from django.core import signing
 from django.urls import reverse
 
 SALT = "profiles.preference-center"
-MAX_AGE_SECONDS = 60 * 60 * 24 * 90
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,8 @@ def make_token(email: str, *, test: bool = False) -> str:
 
 
 def link_max_age() -> int:
-    """How long a link stays valid; settings.PREFERENCE_LINK_MAX_AGE_SECONDS overrides."""
-    return getattr(settings, "PREFERENCE_LINK_MAX_AGE_SECONDS", MAX_AGE_SECONDS)
+    """How long a link stays valid (settings.PREFERENCE_LINK_MAX_AGE_SECONDS)."""
+    return settings.PREFERENCE_LINK_MAX_AGE_SECONDS
 
 
 def read_link(token: str, max_age: int | None = None) -> PreferenceLink:

@@ -31,7 +31,7 @@ def destination_fingerprint(
     Stored beside the secret whenever it is set; a stored secret is only used while the
     provider's settings still give the same digest (see `EmailProvider.secret_fits`).
     """
-    api_base = getattr(settings, API_BASE_SETTINGS[kind], "") if kind in API_BASE_SETTINGS else ""
+    api_base = getattr(settings, API_BASE_SETTINGS[kind]) if kind in API_BASE_SETTINGS else ""
     values = [
         kind,
         (host or "").strip().lower().removesuffix("."),

@@ -220,13 +220,10 @@ def mark_queue_unavailable(test_email_id: int, exc: Exception) -> None:
 def stale_after() -> timedelta:
     """How long a "sending" row may last before we call its worker lost.
 
-    TEST_EMAIL_STALE_AFTER_SECONDS when set; otherwise eight network timeouts (120 s by
-    default), well beyond what one live attempt can take.
+    TEST_EMAIL_STALE_AFTER_SECONDS (120 s by default: eight network timeouts), well beyond
+    what one live attempt can take.
     """
-    seconds = getattr(settings, "TEST_EMAIL_STALE_AFTER_SECONDS", None)
-    if seconds is None:
-        seconds = max(settings.SMTP_TIMEOUT_SECONDS, settings.ESP_HTTP_TIMEOUT_SECONDS) * 8
-    return timedelta(seconds=float(seconds))
+    return timedelta(seconds=float(settings.TEST_EMAIL_STALE_AFTER_SECONDS))
 
 
 def _stale_rows(now):

@@ -273,7 +273,7 @@ def wrap_network_error(exc: BaseException) -> DeliveryError | None:
 
 def ssl_context() -> ssl.SSLContext:
     """Certificate-verifying TLS context; SMTP_CA_FILE adds a CA to trust (tests, private CAs)."""
-    cafile = getattr(settings, "SMTP_CA_FILE", None) or None
+    cafile = settings.SMTP_CA_FILE or None
     return ssl.create_default_context(cafile=cafile)
 
 

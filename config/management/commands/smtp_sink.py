@@ -71,7 +71,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=getattr(settings, "DEMO_SMTP_PORT", 1025))
+        parser.add_argument("--port", type=int, default=settings.DEMO_SMTP_PORT)
         parser.add_argument("--dir", default=str(Path(settings.BASE_DIR) / "var" / "sink"))
 
     def handle(self, *args, host, port, dir, **options):
