@@ -313,7 +313,7 @@ def main() -> None:
     if "autovacuum=off" in settings:
         print(
             "  warning: autovacuum is off, so the inbox's applied batches are never vacuumed "
-            "and finding the next one gets slower with every run (see the README)"
+            "and finding the next one gets slower with every run (see docs/performance.md)"
         )
 
     def post_batches(base: str) -> dict:
