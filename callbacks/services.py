@@ -50,7 +50,7 @@ from django.utils import timezone
 from profiles.models import Profile, TimelineEvent, normalize_email
 from providers.models import EmailProvider, TestEmail
 
-from .bulk_sql import (
+from common.bulk_sql import (
     adapter,
     as_sqlite_text,
     bound_cursor,

@@ -23,11 +23,11 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from common.bulk_sql import table_name
 from config.redaction import redacted_request
 from providers.models import EmailProvider
 
 from . import inbox, samples, services, signatures
-from .bulk_sql import table_name
 from .forms import SoftBouncePolicyForm, made_inactive_message
 from .models import CallbackLog, SoftBouncePolicy
 from .parsers import BatchReport, MalformedPayload, checker_for, parser_for
