@@ -34,10 +34,10 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from callbacks import services
-from callbacks.bulk_sql import bound_cursor, insert_values, model_defaults, table_name
 from callbacks.models import CallbackLog, InboxWakeup, PendingBatch
 from callbacks.parsers import parser_for
 from callbacks.parsers.base import CallbackEvent
+from common.bulk_sql import bound_cursor, insert_values, model_defaults, table_name
 from providers.models import EmailProvider
 
 log = logging.getLogger(__name__)

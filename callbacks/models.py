@@ -137,7 +137,7 @@ class ReceivedEvent(models.Model):
 
     The key is binary and is the primary key, so each event costs one small index entry:
     eight bytes of the event's time (seconds since the epoch, big-endian, so keys sort by time)
-    and the first sixteen bytes of its SHA-256 dedupe key (`services.stored_key`).
+    and the first sixteen bytes of its SHA-256 dedupe key (`dedupe.stored_key`).
     """
 
     pk = models.CompositePrimaryKey("provider", "event_key")

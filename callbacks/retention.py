@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from providers.models import EmailProvider
 
+from .dedupe import key_prefix
 from .models import CallbackLog, ReceivedEvent
-from .services import key_prefix
 
 CHUNK = 10_000
 # A key whose event time lies this far past its receipt is kept by time, not only by receipt:

@@ -23,11 +23,12 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from common.bulk_sql import table_name
 from config.redaction import redacted_request
+from profiles.suppression import profiles_meeting_policy
 from providers.models import EmailProvider
 
 from . import inbox, samples, services, signatures
-from .bulk_sql import table_name
 from .forms import SoftBouncePolicyForm, made_inactive_message
 from .models import CallbackLog, SoftBouncePolicy
 from .parsers import BatchReport, MalformedPayload, checker_for, parser_for
@@ -305,7 +306,7 @@ def soft_bounce_policy(request):
             messages.success(request, f"Soft bounce policy saved. {summary}")
             return redirect("callbacks:policy")
         new = form.cleaned_data
-        preview = services.profiles_meeting_policy(new["threshold"], new["window_days"]).count()
+        preview = profiles_meeting_policy(new["threshold"], new["window_days"]).count()
     return render(
         request, "callbacks/policy.html", {"policy": policy, "form": form, "preview": preview}
     )

@@ -27,7 +27,7 @@ from django.core.validators import validate_email
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from callbacks.bulk_sql import bound_cursor, model_defaults, rows_source, table_name
+from common.bulk_sql import bound_cursor, model_defaults, rows_source, table_name
 
 from .models import Profile, ProfileImport, normalize_email
 

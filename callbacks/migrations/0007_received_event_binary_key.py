@@ -3,7 +3,7 @@
 A new table replaces the old one, so the keys are converted as they are copied: the text key
 "YYYYMMDDHHMMSS~<sha256 hex>" (or "~<hex>" for an event without a time) becomes the time as
 eight big-endian bytes of seconds since the epoch (the largest value when there is none),
-then the first sixteen bytes of the digest — what `services.stored_key` now computes, so an
+then the first sixteen bytes of the digest — what `dedupe.stored_key` now computes, so an
 event received before the upgrade is still recognised when it is replayed after it.
 
 Migrating back keeps no keys: the old form needs the whole digest, which the new one drops.

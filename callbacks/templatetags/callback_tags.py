@@ -45,8 +45,8 @@ def callback_health(provider: EmailProvider, now: datetime | None = None) -> Cal
     today by kind, and whether it is too quiet.
 
     Events count on the day they happened, from the same counters as the Stats page
-    (`services.counted_at`); requests count when they were received. The warning: a test email
-    went out more than a day ago and no callback has arrived since.
+    (`callbacks.stats.counted_at`); requests count when they were received. The warning: a test
+    email went out more than a day ago and no callback has arrived since.
     """
     now = now or timezone.now()
     since = now - timedelta(hours=24)

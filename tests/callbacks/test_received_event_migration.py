@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from callbacks import services
+from callbacks import dedupe, services
 from callbacks.models import ReceivedEvent
 from providers.models import EmailProvider
 from tests.callbacks.test_services import sg
@@ -44,5 +44,5 @@ def test_keys_stored_before_the_upgrade_still_recognise_replays(make_provider):
     finally:
         migrate(AFTER)
     stored = {bytes(key) for key in ReceivedEvent.objects.values_list("event_key", flat=True)}
-    assert stored == {services.stored_key(timed), services.stored_key(untimed)}
+    assert stored == {dedupe.stored_key(timed), dedupe.stored_key(untimed)}
     assert services.apply_events(provider, [timed, untimed]).duplicates == 2

@@ -55,7 +55,7 @@ needs_redis = pytest.mark.skipif(
     reason="needs a Redis broker: set CELERY_BROKER_URL=redis://…",
 )
 
-_ORIGINAL_ADD_TO_STATS = services._add_to_stats
+_ORIGINAL_ADD_TO_STATS = services.add_to_stats
 
 
 # --- a. the database connection drops in the middle of a callback batch ----------------------
@@ -114,7 +114,7 @@ def drop_connection_before_stats(monkeypatch):
             other.close()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_add_to_stats", terminate_then_continue)
+    monkeypatch.setattr(services, "add_to_stats", terminate_then_continue)
     return calls
 
 
@@ -136,7 +136,7 @@ def test_connection_drop_mid_batch_applies_nothing_and_the_next_run_applies_once
     assert batch_state(provider) == before  # profiles and timeline were rolled back too
     assert PendingBatch.objects.get().attempts == 0  # still waiting, not given up
 
-    monkeypatch.setattr(services, "_add_to_stats", _ORIGINAL_ADD_TO_STATS)
+    monkeypatch.setattr(services, "add_to_stats", _ORIGINAL_ADD_TO_STATS)
     assert inbox.apply_pending() == 1
     applied = batch_state(provider)
     assert len(applied["profiles"]) == 40
@@ -177,7 +177,7 @@ def test_database_error_mid_batch_rolls_back_and_the_retry_applies_once(monkeypa
     def fail(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(services, "_add_to_stats", fail)
+    monkeypatch.setattr(services, "add_to_stats", fail)
     assert post_callback(provider, body).status_code == 200
     assert inbox.apply_pending() == 0
     assert batch_state(provider) == before
@@ -185,7 +185,7 @@ def test_database_error_mid_batch_rolls_back_and_the_retry_applies_once(monkeypa
     assert waiting.attempts == 1
     assert "server closed the connection" in waiting.last_error
 
-    monkeypatch.setattr(services, "_add_to_stats", _ORIGINAL_ADD_TO_STATS)
+    monkeypatch.setattr(services, "add_to_stats", _ORIGINAL_ADD_TO_STATS)
     PendingBatch.objects.update(retry_at=timezone.now())  # its backoff has passed
     assert inbox.apply_pending() == 1
     applied = batch_state(provider)

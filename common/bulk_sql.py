@@ -1,10 +1,10 @@
 """Bulk SQL that runs on both databases: rows as array parameters, sent apart from the SQL.
 
-The callback path writes thousands of rows per request. These helpers keep that to one
-statement per table whatever the row count: `rows_source` turns rows into a subquery
-(``unnest`` of typed arrays on PostgreSQL, ``json_each`` on SQLite), `bound_cursor` sends the
-parameters in binary, and `model_defaults` fills the columns a statement does not set the way
-a new model instance would.
+Shared by callbacks and profiles: the callback path and profile imports write thousands of rows
+per request. These helpers keep that to one statement per table whatever the row count:
+`rows_source` turns rows into a subquery (``unnest`` of typed arrays on PostgreSQL,
+``json_each`` on SQLite), `bound_cursor` sends the parameters in binary, and `model_defaults`
+fills the columns a statement does not set the way a new model instance would.
 """
 
 from __future__ import annotations
