@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from ipaddress import ip_address
 
 from django.conf import settings
-from django.db.models import Count, F, Min, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -105,11 +105,13 @@ def inbox_metrics(now: datetime) -> Iterator[Metric]:
     """The batches waiting in the inbox, how old they are, and those that failed to apply."""
     inbox = PendingBatch.objects.aggregate(
         depth=Count("pk"),
-        oldest=Min("log__received_at"),
         failing=Count("pk", filter=Q(attempts__gt=0)),
-        failed_attempts=Sum(F("attempts")),
+        failed_attempts=Sum("attempts"),
     )
-    oldest_age = (now - inbox["oldest"]).total_seconds() if inbox["oldest"] else 0.0
+    # Log ids grow with time, so the oldest batch is the first by primary key.
+    oldest = PendingBatch.objects.order_by("pk").values_list("log__received_at", flat=True)
+    oldest_received = oldest.first()
+    oldest_age = (now - oldest_received).total_seconds() if oldest_received else 0.0
     yield GaugeMetricFamily(
         "postdesk_inbox_batches", "Callback batches waiting to be applied.", value=inbox["depth"]
     )
