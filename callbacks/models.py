@@ -80,6 +80,8 @@ class PendingBatch(models.Model):
 
     class Meta:
         verbose_name_plural = "pending batches"
+        # /health/ and /metrics read the inbox lag (the oldest due batch) from this index.
+        indexes = [models.Index(fields=["retry_at"], name="pendingbatch_retry_at_idx")]
 
     def __str__(self) -> str:
         return f"Batch of log {self.log_id} (attempts: {self.attempts})"

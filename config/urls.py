@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 
 from .forms import AdminSignInForm, SignInForm
 from .health import health
+from .metrics import metrics
 
 admin.site.login_form = AdminSignInForm
 
@@ -21,6 +22,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/", health, name="health"),
+    path("metrics", metrics, name="metrics"),
     # Browsers and feed readers ask for /favicon.ico whatever the page links to.
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.ico"))),
     path("admin/", admin.site.urls),

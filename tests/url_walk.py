@@ -4,13 +4,14 @@ from collections.abc import Iterator
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-# Open without signing in: authentication pages, the health check, and the token URLs that
-# ESPs and email recipients use.
+# Open without signing in: authentication pages, the health check, the metrics (a token or an
+# allow-list of their own), and the token URLs that ESPs and email recipients use.
 PUBLIC_URL_NAMES = frozenset(
     {
         "login",
         "logout",
         "health",
+        "metrics",
         "callbacks:receive",
         "profiles:preferences",
         "profiles:one_click_unsubscribe",

@@ -1,5 +1,6 @@
 """Settings shared by every environment; every knob comes from the environment."""
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -228,6 +229,17 @@ PROFILE_IMPORT_MAX_BYTES = env.int("PROFILE_IMPORT_MAX_BYTES", default=20 * 1024
 PREFERENCE_LINK_MAX_AGE_SECONDS = env.int(
     "PREFERENCE_LINK_MAX_AGE_SECONDS", default=60 * 60 * 24 * 90
 )
+
+# --- Operations (config.metrics, config.health) ----------------------------------------
+# /metrics answers a scraper with this bearer token or from these addresses (addresses or
+# networks); with neither set it is off (404).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = [
+    ipaddress.ip_network(entry, strict=False)
+    for entry in env.list("METRICS_ALLOWED_IPS", default=[])
+]
+# /health/ answers 503 once a due callback batch has waited this long for a worker.
+HEALTH_INBOX_LAG_SECONDS = env.float("HEALTH_INBOX_LAG_SECONDS", default=300.0)
 
 # --- Logging -----------------------------------------------------------------
 # Callback URLs hold the provider's secret token: every record that may carry a request path
