@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -292,9 +291,11 @@ def callback_log(request, pk):
     return render(request, "callbacks/callback_log.html", {"provider": provider, "logs": logs})
 
 
-@staff_member_required
+@login_required
 def soft_bounce_policy(request):
     """Edit the soft-bounce policy; saving first shows how many profiles it would affect."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Only admins can change the soft bounce policy.")
     policy = SoftBouncePolicy.current()
     # The form edits its own copy, so the page keeps showing the saved policy while previewing.
     form = SoftBouncePolicyForm(request.POST or None, instance=SoftBouncePolicy.current())

@@ -22,6 +22,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from . import services
+from .categories import Category, known_categories
 from .forms import ReactivateForm
 from .models import Profile, ProfileImport, TimelineEvent, normalize_email
 
@@ -62,9 +63,20 @@ class LargeTablePaginator(Paginator):
 
 
 class ProfileAdminForm(forms.ModelForm):
+    # The categories as the preference center offers them, not free JSON.
+    unsubscribed_categories = forms.MultipleChoiceField(
+        label="Opted out of",
+        required=False,
+        choices=Category.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
     class Meta:
         model = Profile
         fields = ["email", "name", "unsubscribed_categories"]
+
+    def clean_unsubscribed_categories(self) -> list[str]:
+        return known_categories(self.cleaned_data["unsubscribed_categories"])
 
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])

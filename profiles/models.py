@@ -106,6 +106,7 @@ class TimelineEvent(models.Model):
         NOTIFICATION_FAILED = "notification_failed", "Notification Failed"
         CHANNEL_UNSUBSCRIBED = "channel_unsubscribed", "Channel Unsubscribed"
         CHANNEL_RESUBSCRIBED = "channel_resubscribed", "Channel Resubscribed"
+        PREFERENCES_UPDATED = "preferences_updated", "Preferences Updated"
 
     # No index of its own: timeline_profile_idx starts with profile and serves every lookup,
     # and one index fewer is one write fewer per event at callback volume. No database

@@ -72,7 +72,10 @@ def preferences(request, token):
                 unsubscribed_categories=form.unsubscribed_categories(),
                 unsubscribe_all=form.cleaned_data["unsubscribe_all"],
             )
-            messages.success(request, "Your email preferences are saved.")
+            if form.cleaned_data["unsubscribe_all"]:
+                messages.success(request, "You are unsubscribed from all email from us.")
+            else:
+                messages.success(request, "Your email preferences are saved.")
             return redirect("profiles:preferences", token=token)
     profile = Profile.objects.filter(email=email).first()
     if request.method == "GET":
@@ -85,6 +88,11 @@ def preferences(request, token):
             profile is not None
             and not profile.is_active
             and profile.inactive_reason != Profile.Reason.UNSUBSCRIBED
+        ),
+        "unsubscribed_from_all": (
+            profile is not None
+            and not profile.is_active
+            and profile.inactive_reason == Profile.Reason.UNSUBSCRIBED
         ),
     }
     return _private(render(request, "profiles/preferences.html", context))

@@ -11,8 +11,10 @@ from django.utils import timezone
 from .categories import Category, known_categories
 from .models import Profile, TimelineEvent, normalize_email
 
-# The `reason` property of timeline events raised by the recipient themselves.
+# The `reason` property of timeline events raised by the recipient themselves, by how they
+# did it: the preference center's page, or their mailbox's one-click unsubscribe (RFC 8058).
 PREFERENCE_CENTER_REASON = "preference center"
+RECIPIENT_REASONS = {"page": PREFERENCE_CENTER_REASON, "one-click": "one-click unsubscribe"}
 
 # Inactive reasons that need an explicit extra confirmation before re-activation: mailing
 # them again risks the sender's reputation (a mailbox that does not exist, a complaint).
@@ -80,8 +82,9 @@ def update_preferences(
 ) -> Profile:
     """Store the recipient's choices from the preference center page.
 
-    - categories newly opted out of raise Channel Unsubscribed (with the categories);
-    - categories opted back into raise Channel Resubscribed;
+    - categories opted out of or back into raise Preferences Updated (with the categories):
+      the address still gets email, so it is no Channel Unsubscribed (seed 003 raises that when
+      the profile is unsubscribed from the channel);
     - "unsubscribe from all" makes the address Inactive;
     - leaving "unsubscribe from all" unticked re-activates an address that the recipient had
       unsubscribed themselves; an address made Inactive for a delivery reason (bounce,
@@ -97,24 +100,14 @@ def update_preferences(
         if added or removed:
             profile.unsubscribed_categories = wanted
             profile.save(update_fields=["unsubscribed_categories", "updated_at"])
-        if added:
+        if added or removed:
+            changes = {"opted_out": _labels(added), "opted_in": _labels(removed)}
             _record(
                 profile,
-                TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED,
-                now,
-                Type="unsubscribed",
-                reason=PREFERENCE_CENTER_REASON,
-                categories=_labels(added),
-                method=method,
-            )
-        if removed:
-            _record(
-                profile,
-                TimelineEvent.Kind.CHANNEL_RESUBSCRIBED,
+                TimelineEvent.Kind.PREFERENCES_UPDATED,
                 now,
                 reason=PREFERENCE_CENTER_REASON,
-                categories=_labels(removed),
-                by="recipient",
+                **{key: labels for key, labels in changes.items() if labels},
             )
         if unsubscribe_all:
             _unsubscribe_all(profile, method=method)
@@ -146,7 +139,7 @@ def _unsubscribe_all(profile: Profile, *, method: str) -> None:
         profile.inactive_reason = Profile.Reason.UNSUBSCRIBED
         profile.inactive_since = now
         profile.inactive_provider = ""
-        profile.inactive_detail = f"Unsubscribed from all email ({PREFERENCE_CENTER_REASON})."
+        profile.inactive_detail = f"Unsubscribed from all email ({RECIPIENT_REASONS[method]})."
         profile.save(
             update_fields=[
                 "status",
@@ -162,7 +155,7 @@ def _unsubscribe_all(profile: Profile, *, method: str) -> None:
         TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED,
         now,
         Type="unsubscribed",
-        reason=PREFERENCE_CENTER_REASON,
+        reason=RECIPIENT_REASONS[method],
         method=method,
     )
 

@@ -74,7 +74,8 @@ def test_recipient_changes_preferences_then_unsubscribes_from_a_received_message
 
     page.get_by_label("Unsubscribe me from all email").check()
     page.get_by_role("button", name="Save preferences").click()
-    expect(page.get_by_text("Your email preferences are saved.")).to_be_visible()
+    expect(page.get_by_text("You are unsubscribed from all email from us.")).to_be_visible()
+    expect(page.get_by_text("we send no email to this address")).to_be_visible()
     expect(page.get_by_label("Unsubscribe me from all email")).to_be_checked()
     screenshot(page, "preference-center-unsubscribed")
 
@@ -83,6 +84,8 @@ def test_recipient_changes_preferences_then_unsubscribes_from_a_received_message
     expect(dashboard.get_by_text("Inactive", exact=True)).to_be_visible()
     expect(dashboard.get_by_text("Unsubscribed").first).to_be_visible()
     expect(dashboard.get_by_text("Opted out of: Offers")).to_be_visible()
+    expect(dashboard.get_by_text("Preferences Updated")).to_be_visible()
+    expect(dashboard.get_by_text("Channel Unsubscribed")).to_have_count(1)
 
 
 def test_a_stale_form_gets_a_recipients_page_not_djangos(system_center_provider, recipient_page):

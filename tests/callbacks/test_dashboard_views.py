@@ -26,7 +26,9 @@ pytestmark = pytest.mark.django_db
 def test_policy_page_is_staff_only(client, client_logged_in):
     url = reverse("callbacks:policy")
     assert client.get(url).status_code == 302
-    assert client_logged_in.get(url).status_code == 302  # not staff: to the admin login
+    refused = client_logged_in.get(url)  # signed in, not staff: told why, not sent elsewhere
+    assert refused.status_code == 403
+    assert "Only admins can change the soft bounce policy." in refused.content.decode()
 
 
 def test_policy_page_shows_the_default_never_and_the_documented_behaviour(admin_client_logged_in):

@@ -86,7 +86,7 @@ def profile_form(profile: Profile, **changes) -> dict:
     data = {
         "email": profile.email,
         "name": profile.name,
-        "unsubscribed_categories": "[]",
+        "unsubscribed_categories": [],
         "status": profile.status,
         "inactive_reason": profile.inactive_reason,
     }
@@ -179,7 +179,7 @@ def test_admin_reactivation_goes_through_the_dashboards_rules(admin_client_logge
 @pytest.mark.django_db
 def test_admin_validates_and_normalises_addresses(admin_client_logged_in):
     add_url = reverse("admin:profiles_profile_add")
-    data = {"name": "", "unsubscribed_categories": "[]"}
+    data = {"name": "", "unsubscribed_categories": []}
 
     bad = admin_client_logged_in.post(add_url, {**data, "email": "not an email"})
     assert bad.status_code == 200
@@ -202,3 +202,22 @@ def test_admin_validates_and_normalises_addresses(admin_client_logged_in):
     assert renamed.status_code == 200
     profile.refresh_from_db()
     assert profile.email == "ann@example.com"
+
+
+@pytest.mark.django_db
+def test_admin_offers_the_preference_centers_categories_not_free_json(admin_client_logged_in):
+    profile = ProfileFactory(email="reader@example.com")
+    url = reverse("admin:profiles_profile_change", args=[profile.pk])
+
+    bogus = admin_client_logged_in.post(
+        url, profile_form(profile, unsubscribed_categories=["bogus"])
+    )
+    assert bogus.status_code == 200
+    assert "unsubscribed_categories" in bogus.context["adminform"].form.errors
+
+    chosen = admin_client_logged_in.post(
+        url, profile_form(profile, unsubscribed_categories=["offers", "newsletters"])
+    )
+    assert chosen.status_code == 302
+    profile.refresh_from_db()
+    assert profile.unsubscribed_categories == ["newsletters", "offers"]

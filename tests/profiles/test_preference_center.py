@@ -113,8 +113,10 @@ def test_unsubscribe_from_all_creates_and_suppresses_unknown_address(csrf_client
     assert event.properties["Type"] == "unsubscribed"
 
     again = csrf_client.get(response["Location"])
-    assert "Your email preferences are saved." in again.content.decode()
+    assert "You are unsubscribed from all email from us." in again.content.decode()
     assert again.context["form"].initial["unsubscribe_all"] is True
+    assert again.context["unsubscribed_from_all"] is True
+    assert "we send no email to this address" in again.content.decode()
 
 
 @pytest.mark.django_db
@@ -126,10 +128,12 @@ def test_choosing_categories_records_them_and_keeps_the_address_active(client):
     profile.refresh_from_db()
     assert profile.status == Profile.Status.ACTIVE
     assert profile.unsubscribed_categories == [Category.PRODUCT_UPDATES, Category.OFFERS]
+    # Still subscribed to the channel: a Preferences Updated, not a Channel Unsubscribed
+    # (seed 003 raises that when the profile is unsubscribed).
     event = TimelineEvent.objects.get(profile=profile)
-    assert event.kind == TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED
+    assert event.kind == TimelineEvent.Kind.PREFERENCES_UPDATED
     assert event.properties["reason"] == "preference center"
-    assert event.properties["categories"] == ["Product updates", "Offers"]
+    assert event.properties["opted_out"] == ["Product updates", "Offers"]
 
     # Saving the same choice again records nothing new.
     client.post(pref_url(), {"categories": [Category.NEWSLETTERS]})
@@ -206,8 +210,9 @@ def test_one_click_unsubscribe_without_cookies_or_csrf(csrf_client):
     assert profile.inactive_reason == Profile.Reason.UNSUBSCRIBED
     event = TimelineEvent.objects.get(profile=profile)
     assert event.kind == TimelineEvent.Kind.CHANNEL_UNSUBSCRIBED
-    assert event.properties["reason"] == "preference center"
+    assert event.properties["reason"] == "one-click unsubscribe"
     assert event.properties["method"] == "one-click"
+    assert profile.inactive_detail == "Unsubscribed from all email (one-click unsubscribe)."
 
 
 @pytest.mark.django_db

@@ -87,6 +87,18 @@ def test_exactly_the_admin_pages_refuse_a_signed_in_marketer(objects):
     assert Profile.objects.get(pk=objects["profile"].pk).status == Profile.Status.INACTIVE
 
 
+def test_a_marketer_refused_an_admin_page_is_told_why_on_a_page_of_ours(objects):
+    client = Client()
+    client.force_login(UserFactory(is_staff=False))
+    for name, converters in DASHBOARD:
+        if name in STAFF_ONLY:
+            response = client.get(url_for(name, converters, objects))
+            assert response.status_code == 403, name
+            page = response.content.decode()
+            assert "Only" in page and "admin" in page, name
+            assert "Back to the providers" in page, name
+
+
 def test_admins_reach_the_admin_pages(objects):
     client = Client()
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
