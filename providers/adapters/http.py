@@ -10,6 +10,8 @@ means.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 from django.conf import settings
 
@@ -17,12 +19,14 @@ from .base import (
     Adapter,
     CheckStep,
     DeliveryError,
-    Envelope,
     Reason,
     SendResult,
     scrub_secret,
     wrap_network_error,
 )
+
+if TYPE_CHECKING:
+    from .base import Envelope
 
 
 class HttpApiAdapter(Adapter):

@@ -21,6 +21,10 @@ _WEB_URL = URLValidator(schemes=["http", "https"], message=_WEB_URL_MESSAGE)
 _CALLBACK_SALT = "providers.callback-token"
 _CALLBACK_MAX_AGE = 24 * 60 * 60
 
+# The fields every kind shows after its connection fields, in this order.
+SENDER_FIELDS = ["from_name", "from_address", "reply_to_address"]
+PREFERENCE_FIELDS = ["preference_center", "preference_center_url"]
+
 
 def _accept_web_addresses_only(field: forms.URLField) -> None:
     """One check and one message for a web address (the form and model fields each add one)."""
@@ -55,14 +59,7 @@ class ProviderForm(forms.ModelForm):
     class Meta:
         model = EmailProvider
         formfield_callback = _formfield
-        fields = [
-            "nickname",
-            "from_name",
-            "from_address",
-            "reply_to_address",
-            "preference_center",
-            "preference_center_url",
-        ]
+        fields = ["nickname", *SENDER_FIELDS, *PREFERENCE_FIELDS]
         labels = {"nickname": "Nickname", "preference_center_url": "Preference center URL"}
         help_texts = {
             "nickname": "A unique name that tells this provider apart on the dashboard.",

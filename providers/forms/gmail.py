@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from providers.models import EmailProvider
 
-from .base import ProviderForm
+from .base import PREFERENCE_FIELDS, SENDER_FIELDS, ProviderForm
 
 GMAIL_PRESET = {"host": "smtp.gmail.com", "port": 465, "scheme": EmailProvider.Scheme.SMTPS}
 
@@ -28,15 +28,7 @@ class GmailProviderForm(ProviderForm):
     )
 
     class Meta(ProviderForm.Meta):
-        fields = [
-            "nickname",
-            "username",
-            "from_name",
-            "from_address",
-            "reply_to_address",
-            "preference_center",
-            "preference_center_url",
-        ]
+        fields = ["nickname", "username", *SENDER_FIELDS, *PREFERENCE_FIELDS]
         help_texts = {
             **ProviderForm.Meta.help_texts,
             "from_address": (
@@ -46,6 +38,7 @@ class GmailProviderForm(ProviderForm):
         }
 
     field_order = ["nickname", "username", "secret"]
+    preset = GMAIL_PRESET  # the page names it too
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -71,5 +64,5 @@ class GmailProviderForm(ProviderForm):
 
     def apply_kind(self, provider: EmailProvider) -> None:
         super().apply_kind(provider)
-        for name, value in GMAIL_PRESET.items():
+        for name, value in self.preset.items():
             setattr(provider, name, value)

@@ -47,15 +47,7 @@ class SendGridProviderForm(ProviderForm):
     )
 
     class Meta(ProviderForm.Meta):
-        fields = [
-            "nickname",
-            "from_name",
-            "from_address",
-            "reply_to_address",
-            "preference_center",
-            "preference_center_url",
-            "webhook_verification_key",
-        ]
+        fields = [*ProviderForm.Meta.fields, "webhook_verification_key"]
         labels = {
             **ProviderForm.Meta.labels,
             "webhook_verification_key": "Event webhook verification key",

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from providers.models import EmailProvider
 
-from .base import ProviderForm
+from .base import PREFERENCE_FIELDS, SENDER_FIELDS, ProviderForm
 from .validators import validate_hostname
 
 
@@ -43,11 +43,8 @@ class SmtpProviderForm(ProviderForm):
             "scheme",
             "allow_plaintext_auth",
             "username",
-            "from_name",
-            "from_address",
-            "reply_to_address",
-            "preference_center",
-            "preference_center_url",
+            *SENDER_FIELDS,
+            *PREFERENCE_FIELDS,
         ]
         labels = {**ProviderForm.Meta.labels, "username": "Username"}
         help_texts = {
