@@ -15,7 +15,8 @@ A task message can also be lost before any worker takes it (Redis restarted with
 persistence, say), leaving the row "queued". A row still queued `queue_timeout()` after its
 attempt was due is queued once more (the task is idempotent: a duplicate finds the row claimed
 and does nothing); if it is still queued a timeout later it is failed as NOT_PICKED_UP. The
-sweeper does both, and so does viewing the page (`revive_if_lost`).
+sweeper does both, and so does viewing the page (`tasks.revive_if_lost`); publishing lives in
+`providers.tasks`, which calls this module and never the other way round.
 
 Retries are decided by the failure's reason (`RETRIES_BY_REASON`) and kept short, since a
 person is usually watching the page: a refused key is never retried, an unreachable API twice
