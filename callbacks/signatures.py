@@ -12,13 +12,13 @@ SendGrid documents no replay window and may retry for 24 hours, so the timestamp
 
 import base64
 import binascii
-import re
 from datetime import UTC, datetime, timedelta
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from providers.forms.sendgrid import load_verification_key
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -36,14 +36,9 @@ class InvalidKey(SignatureError):
 
 
 def load_public_key(key_text: str) -> ec.EllipticCurvePublicKey:
-    armour_free = re.sub(r"-----(BEGIN|END) PUBLIC KEY-----", "", key_text)
-    compact = "".join(armour_free.split())
-    try:
-        key = load_der_public_key(base64.b64decode(compact, validate=True))
-    except (ValueError, binascii.Error, TypeError) as exc:
-        raise InvalidKey("The verification key is not a base64 DER public key") from exc
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise InvalidKey("The verification key is not an elliptic-curve key")
+    key = load_verification_key(key_text)
+    if key is None:
+        raise InvalidKey("The verification key is not a base64 DER elliptic-curve public key")
     return key
 
 

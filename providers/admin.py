@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import audit
-from .forms import FORM_CLASSES, form_class_for
+from .forms import FORMS, form_for
 from .models import EmailProvider, ProviderAuditEntry, TestEmail
 
 
@@ -44,7 +44,7 @@ class EmailProviderAdmin(admin.ModelAdmin):
         if obj is not None:
             return obj.kind
         kind = request.GET.get("kind", "")
-        return kind if kind in FORM_CLASSES else None
+        return kind if kind in FORMS else None
 
     def add_view(self, request, form_url="", extra_context=None):
         if self._kind(request, None) is None:
@@ -59,7 +59,7 @@ class EmailProviderAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kind = self._kind(request, obj) or EmailProvider.Kind.SMTP
-        kwargs["form"] = form_class_for(kind)
+        kwargs["form"] = form_for(kind)
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):

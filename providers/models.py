@@ -177,7 +177,6 @@ class EmailProvider(models.Model):
         default=PreferenceCenter.NONE,
     )
     preference_center_url = models.URLField("Custom preference center URL", blank=True)
-    unsubscribe_page_url = models.URLField("Unsubscribe Page", blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -15,7 +15,8 @@ A task message can also be lost before any worker takes it (Redis restarted with
 persistence, say), leaving the row "queued". A row still queued `queue_timeout()` after its
 attempt was due is queued once more (the task is idempotent: a duplicate finds the row claimed
 and does nothing); if it is still queued a timeout later it is failed as NOT_PICKED_UP. The
-sweeper does both, and so does viewing the page (`revive_if_lost`).
+sweeper does both, and so does viewing the page (`tasks.revive_if_lost`); publishing lives in
+`providers.tasks`, which calls this module and never the other way round.
 
 Retries are decided by the failure's reason (`RETRIES_BY_REASON`) and kept short, since a
 person is usually watching the page: a refused key is never retried, an unreachable API twice
@@ -29,7 +30,6 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -70,7 +70,7 @@ def retry_delay(retries_done: int) -> int:
     return RETRY_DELAYS_SECONDS[min(retries_done, len(RETRY_DELAYS_SECONDS) - 1)]
 
 
-class Outcome(enum.Enum):
+class DeliveryOutcome(enum.Enum):
     SENT = "sent"
     FAILED = "failed"
     RETRY = "retry"  # transient failure; the row is queued again for the next attempt
@@ -79,7 +79,7 @@ class Outcome(enum.Enum):
 
 def deliver_test_email(
     test_email: TestEmail, *, may_retry: bool = False, retries_done: int = 0
-) -> Outcome:
+) -> DeliveryOutcome:
     """Send `test_email` once and record the outcome on the row.
 
     With `may_retry`, a failure whose reason still allows a retry after `retries_done` puts the
@@ -94,23 +94,23 @@ def deliver_test_email(
         status=Status.SENDING, started_at=now, attempts=F("attempts") + 1
     )
     if not claimed:
-        return Outcome.SKIPPED
+        return DeliveryOutcome.SKIPPED
     test_email.refresh_from_db()
     provider = test_email.provider
     meta = make_meta(test_email.recipient, test_email.pk, provider.pk)
     adapter = adapter_for(provider)
     try:
-        result = adapter.send(build_message(test_email, meta))
+        result = adapter.send(compose_test_email(test_email, meta))
     except DeliveryError as error:
         retry = may_retry and retries_done < retries_allowed(error)
         due_at = timezone.now() + timedelta(seconds=retry_delay(retries_done)) if retry else None
         _record_failure(test_email, error, adapter.transcript, meta, due_at=due_at)
-        return Outcome.RETRY if retry else Outcome.FAILED
+        return DeliveryOutcome.RETRY if retry else DeliveryOutcome.FAILED
     except Exception as exc:  # a bug or an unreadable secret: record it, never leave "sending"
         log.exception("Test email %s failed unexpectedly", test_email.pk)
         error = DeliveryError(Reason.DISPATCH_FAILED, f"Unexpected error: {exc!r}")
         _record_failure(test_email, error, adapter.transcript, meta, due_at=None)
-        return Outcome.FAILED
+        return DeliveryOutcome.FAILED
     TestEmail.objects.filter(pk=test_email.pk, status=Status.SENDING).update(
         status=Status.SENT,
         failure_reason="",
@@ -121,7 +121,7 @@ def deliver_test_email(
         transcript=adapter.transcript,
         finished_at=timezone.now(),
     )
-    return Outcome.SENT
+    return DeliveryOutcome.SENT
 
 
 def _record_failure(
@@ -157,7 +157,7 @@ def _stored_secret(test_email: TestEmail) -> str:
         return ""
 
 
-def build_message(test_email: TestEmail, meta: str) -> OutgoingMessage:
+def compose_test_email(test_email: TestEmail, meta: str) -> OutgoingMessage:
     """The test email itself; its words live in providers/test_email_message.html.
 
     It is marked as a test, so its unsubscribe and preference links lead to a page that says
@@ -186,26 +186,6 @@ def build_message(test_email: TestEmail, meta: str) -> OutgoingMessage:
         meta=meta,
         is_test=True,
     )
-
-
-# --- enqueueing -------------------------------------------------------------------
-def enqueue_test_email(test_email: TestEmail) -> None:
-    """Send `test_email` through Celery once the row is committed (delay_on_commit).
-
-    If the broker cannot be reached the row is kept and marked failed ("Could not be queued")
-    so the page can say so; publishing happens in an on_commit callback that catches the
-    broker's errors instead of letting them escape from the commit.
-    """
-    from providers.tasks import send_test_email
-
-    def publish() -> None:
-        try:
-            send_test_email.delay(test_email.pk)
-        except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
-            log.warning("Could not queue test email %s: %s", test_email.pk, exc)
-            mark_queue_unavailable(test_email.pk, exc)
-
-    transaction.on_commit(publish)
 
 
 def mark_queue_unavailable(test_email_id: int, exc: Exception) -> None:
@@ -250,17 +230,12 @@ def mark_stale(test_email: TestEmail) -> bool:
     return bool(changed)
 
 
-def sweep_stale_test_emails(now=None) -> int:
-    """Fail every row stuck in "sending" longer than `stale_after()`; return how many.
-
-    Also queues again, or fails, rows whose task no worker picked up
-    (`requeue_lost_test_emails`).
-    """
+def fail_stale_test_emails(now=None) -> int:
+    """Fail every row stuck in "sending" longer than `stale_after()`; return how many."""
     now = now or timezone.now()
     count = _fail_stale(_stale_rows(now), now)
     if count:
         log.warning("Marked %s test email(s) failed: their worker stopped responding", count)
-    requeue_lost_test_emails(now)
     return count
 
 
@@ -270,54 +245,11 @@ def queue_timeout() -> timedelta:
     return timedelta(seconds=float(settings.TEST_EMAIL_QUEUE_TIMEOUT_SECONDS))
 
 
-def _overdue_rows(now):
+def overdue_rows(now):
     return TestEmail.objects.filter(status=Status.QUEUED, due_at__lt=now - queue_timeout())
 
 
-def requeue_lost_test_emails(now=None) -> tuple[int, int]:
-    """Queue overdue rows once more, fail those already queued again; return both counts."""
-    now = now or timezone.now()
-    failed = _fail_not_picked_up(_overdue_rows(now).filter(requeues__gt=0), now)
-    requeued = 0
-    for pk in _overdue_rows(now).filter(requeues=0).values_list("pk", flat=True):
-        requeued += _requeue(pk, now)
-    if failed or requeued:
-        log.warning("Test emails no worker picked up: %s queued again, %s failed", requeued, failed)
-    return requeued, failed
-
-
-def revive_if_lost(test_email: TestEmail) -> None:
-    """Requeue or fail this one row if its task looks lost (when its page is viewed)."""
-    if test_email.status != Status.QUEUED:
-        return
-    now = timezone.now()
-    if test_email.due_at >= now - queue_timeout():
-        return
-    if test_email.requeues:
-        _fail_not_picked_up(_overdue_rows(now).filter(pk=test_email.pk), now)
-    else:
-        _requeue(test_email.pk, now)
-    test_email.refresh_from_db()
-
-
-def _requeue(pk: int, now) -> int:
-    """Publish the task again for a row still waiting; 1 if this call did it."""
-    from providers.tasks import send_test_email
-
-    claimed = TestEmail.objects.filter(pk=pk, status=Status.QUEUED, requeues=0).update(
-        requeues=F("requeues") + 1, due_at=now
-    )
-    if not claimed:
-        return 0
-    try:
-        send_test_email.delay(pk)
-    except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
-        log.warning("Could not queue test email %s again: %s", pk, exc)
-        mark_queue_unavailable(pk, exc)
-    return 1
-
-
-def _fail_not_picked_up(rows, now) -> int:
+def fail_not_picked_up(rows, now) -> int:
     return rows.update(
         status=Status.FAILED,
         failure_reason=Reason.NOT_PICKED_UP,

@@ -1,12 +1,24 @@
-"""Celery tasks of the providers app."""
+"""Celery tasks of the providers app, and the one place that queues them.
+
+Views call `enqueue_test_email` and `revive_if_lost`; the tasks call `providers.sending`, which
+never imports this module (views → tasks → sending).
+"""
+
+import logging
 
 from celery import shared_task
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from providers import sending
 from providers.models import TestEmail
-from providers.sending import MAX_RETRIES, Outcome, deliver_test_email, retry_delay
+from providers.sending import MAX_RETRIES, DeliveryOutcome, deliver_test_email, retry_delay
+
+log = logging.getLogger(__name__)
 
 RECLAIM_MARGIN_SECONDS = 1.0
+Status = TestEmail.Status
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
@@ -20,12 +32,12 @@ def send_test_email(self, test_email_id: int) -> str:
     """
     test_email = TestEmail.objects.select_related("provider").filter(pk=test_email_id).first()
     if test_email is None:  # deleted with its provider meanwhile
-        return Outcome.SKIPPED.value
+        return DeliveryOutcome.SKIPPED.value
     retries_done = self.request.retries
     outcome = deliver_test_email(test_email, may_retry=True, retries_done=retries_done)
-    if outcome is Outcome.RETRY:
+    if outcome is DeliveryOutcome.RETRY:
         raise self.retry(countdown=retry_delay(retries_done))
-    if outcome is Outcome.SKIPPED and not self.request.is_eager:
+    if outcome is DeliveryOutcome.SKIPPED and not self.request.is_eager:
         wait = sending.seconds_until_reclaimable(test_email_id)
         if wait is not None:
             # A fresh message, not self.retry(): this is not a failed attempt of ours.
@@ -38,4 +50,77 @@ def send_test_email(self, test_email_id: int) -> str:
 def sweep_stale_test_emails() -> int:
     """Fail test emails stuck in "sending" past the stale timeout, and queue again (or fail)
     those no worker picked up (run by Celery beat)."""
-    return sending.sweep_stale_test_emails()
+    return sweep_test_emails()
+
+
+def sweep_test_emails(now=None) -> int:
+    """Fail rows stuck in "sending" (return how many), then requeue or fail lost ones."""
+    now = now or timezone.now()
+    count = sending.fail_stale_test_emails(now)
+    requeue_lost_test_emails(now)
+    return count
+
+
+# --- enqueueing -----------------------------------------------------------------------
+def enqueue_test_email(test_email: TestEmail) -> bool:
+    """Send `test_email` through Celery once the row is committed; return whether it queued.
+
+    If the broker cannot be reached the row is kept and marked failed ("Could not be queued")
+    so the page can say so; publishing happens in an on_commit callback that catches the
+    broker's errors instead of letting them escape from the commit. Called inside an atomic
+    block, publishing waits for the commit and True means "will be published then".
+    """
+    queued = True
+
+    def publish() -> None:
+        nonlocal queued
+        try:
+            send_test_email.delay(test_email.pk)
+        except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
+            log.warning("Could not queue test email %s: %s", test_email.pk, exc)
+            sending.mark_queue_unavailable(test_email.pk, exc)
+            queued = False
+
+    transaction.on_commit(publish)
+    return queued
+
+
+def requeue_lost_test_emails(now=None) -> tuple[int, int]:
+    """Queue overdue rows once more, fail those already queued again; return both counts."""
+    now = now or timezone.now()
+    failed = sending.fail_not_picked_up(sending.overdue_rows(now).filter(requeues__gt=0), now)
+    requeued = 0
+    for pk in sending.overdue_rows(now).filter(requeues=0).values_list("pk", flat=True):
+        requeued += _requeue(pk, now)
+    if failed or requeued:
+        log.warning("Test emails no worker picked up: %s queued again, %s failed", requeued, failed)
+    return requeued, failed
+
+
+def revive_if_lost(test_email: TestEmail) -> None:
+    """Requeue or fail this one row if its task looks lost (when its page is viewed)."""
+    if test_email.status != Status.QUEUED:
+        return
+    now = timezone.now()
+    if test_email.due_at >= now - sending.queue_timeout():
+        return
+    if test_email.requeues:
+        sending.fail_not_picked_up(sending.overdue_rows(now).filter(pk=test_email.pk), now)
+    else:
+        _requeue(test_email.pk, now)
+    test_email.refresh_from_db()
+
+
+def _requeue(pk: int, now) -> int:
+    """Publish the task again for a row still waiting; 1 if this call did it."""
+    claimed = TestEmail.objects.filter(pk=pk, status=Status.QUEUED, requeues=0).update(
+        requeues=F("requeues") + 1, due_at=now
+    )
+    if not claimed:
+        return 0
+    try:
+        send_test_email.delay(pk)
+    except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
+        log.warning("Could not queue test email %s again: %s", pk, exc)
+        sending.mark_queue_unavailable(pk, exc)
+    return 1

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import test_emails, views
+from . import connection_views, test_email_views, views
 
 app_name = "providers"
 
@@ -13,8 +13,10 @@ urlpatterns = [
     path("<int:pk>/delete/", views.provider_delete, name="delete"),
     path("<int:pk>/default/", views.provider_mark_default, name="mark_default"),
     path("<int:pk>/rotate-callback/", views.provider_rotate_callback, name="rotate_callback"),
-    path("<int:pk>/test-email/", test_emails.send_test_email, name="send_test"),
-    path("test-emails/<int:pk>/", test_emails.test_email_detail, name="test_email"),
-    path("test-emails/<int:pk>/status/", test_emails.test_email_status, name="test_email_status"),
-    path("test-connection/", test_emails.test_connection, name="test_connection"),
+    path("<int:pk>/test-email/", test_email_views.test_email_create, name="send_test"),
+    path("test-emails/<int:pk>/", test_email_views.test_email_detail, name="test_email"),
+    path(
+        "test-emails/<int:pk>/status/", test_email_views.test_email_status, name="test_email_status"
+    ),
+    path("test-connection/", connection_views.test_connection, name="test_connection"),
 ]

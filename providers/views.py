@@ -11,7 +11,8 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import audit
-from .forms import ChooseKindForm, DeleteProviderForm, ProviderForm, form_class_for
+from .forms import ProviderForm, form_for
+from .forms.actions import ChooseKindForm, DeleteProviderForm
 from .models import EmailProvider
 
 # The form field that carries a password or API key; masked in Django's error reports.
@@ -25,7 +26,7 @@ def _posted(request: HttpRequest):
 
 def _kind_or_404(kind: str) -> type[ProviderForm]:
     try:
-        return form_class_for(kind)
+        return form_for(kind)
     except KeyError:
         raise Http404("Unknown provider kind.") from None
 
@@ -103,7 +104,7 @@ def provider_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @sensitive_variables("form")
 def provider_edit(request: HttpRequest, pk: int) -> HttpResponse:
     provider = get_object_or_404(EmailProvider, pk=pk)
-    form_class = form_class_for(provider.kind)
+    form_class = form_for(provider.kind)
     form = form_class(_posted(request), instance=provider)
     if request.method == "POST" and form.is_valid():
         changed = [name for name in form.changed_data if name != "secret"]

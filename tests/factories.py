@@ -2,6 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from profiles.models import Profile
+from providers.forms.gmail import GMAIL_PRESET
 from providers.models import EmailProvider
 
 
@@ -32,9 +33,7 @@ class EmailProviderFactory(factory.django.DjangoModelFactory):
         # EmailProviderFactory(gmail=True) and so on: the fields each kind really has.
         gmail = factory.Trait(
             kind=EmailProvider.Kind.GMAIL,
-            host="smtp.gmail.com",
-            port=465,
-            scheme=EmailProvider.Scheme.SMTPS,
+            **GMAIL_PRESET,
             username="sender@gmail.com",
         )
         sendgrid = factory.Trait(

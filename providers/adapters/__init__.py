@@ -22,7 +22,7 @@ from .smtp import SmtpAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
     EmailProvider.Kind.SMTP: SmtpAdapter,
-    EmailProvider.Kind.GMAIL: SmtpAdapter,  # with the Gmail preset (smtp.PRESETS)
+    EmailProvider.Kind.GMAIL: SmtpAdapter,  # with the Gmail preset (forms.gmail.GMAIL_PRESET)
     EmailProvider.Kind.SENDGRID: SendGridAdapter,
     EmailProvider.Kind.NETCORE: NetcoreAdapter,
 }

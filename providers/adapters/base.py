@@ -33,14 +33,14 @@ import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, make_msgid
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
 
-if TYPE_CHECKING:
-    from providers.models import EmailProvider
+from providers.models import EmailProvider, TestEmail
+
+Reason = TestEmail.FailureReason
 
 META_HEADER = "X-Postdesk-Meta"
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -208,7 +208,6 @@ class Adapter:
         header.
         """
         from profiles import preference_links
-        from providers.models import EmailProvider
 
         choice = self.provider.preference_center
         if choice == EmailProvider.PreferenceCenter.SYSTEM:
@@ -230,7 +229,7 @@ def sender_domain(from_address: str) -> str:
 def stored_secret_elsewhere() -> DeliveryError:
     """The stored secret was saved for other settings: it is not sent anywhere."""
     return DeliveryError(
-        "auth_failed",
+        Reason.AUTH_FAILED,
         "The stored password or API key was saved for other connection settings, so "
         "Postdesk did not send it. Type it again on the provider's edit page.",
     )
@@ -241,33 +240,33 @@ def wrap_network_error(exc: BaseException) -> DeliveryError | None:
     from providers.network import ForbiddenHost
 
     if isinstance(exc, ForbiddenHost):
-        return DeliveryError("connection_error", str(exc))
+        return DeliveryError(Reason.CONNECTION_ERROR, str(exc))
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return DeliveryError(
-            "timeout", f"No answer in time ({exc or 'timed out'}).", transient=True
+            Reason.TIMEOUT, f"No answer in time ({exc or 'timed out'}).", transient=True
         )
     if isinstance(exc, socket.gaierror):
         return DeliveryError(
-            "connection_error", f"The host name does not resolve ({exc.strerror or exc})."
+            Reason.CONNECTION_ERROR, f"The host name does not resolve ({exc.strerror or exc})."
         )
     if isinstance(exc, ssl.SSLCertVerificationError):
         return DeliveryError(
-            "connection_error",
+            Reason.CONNECTION_ERROR,
             f"The server's TLS certificate is not trusted ({exc.verify_message}).",
         )
     if isinstance(exc, ssl.SSLError):
         return DeliveryError(
-            "connection_error",
+            Reason.CONNECTION_ERROR,
             f"TLS failed ({exc.reason or exc}); check that the scheme matches the port.",
         )
     if isinstance(exc, ConnectionRefusedError):
         return DeliveryError(
-            "connection_error",
+            Reason.CONNECTION_ERROR,
             "The server refused the connection (nothing listens on that port).",
             transient=True,
         )
     if isinstance(exc, httpx.TransportError | OSError):
-        return DeliveryError("connection_error", f"Network error: {exc}", transient=True)
+        return DeliveryError(Reason.CONNECTION_ERROR, f"Network error: {exc}", transient=True)
     return None
 
 
@@ -277,57 +276,6 @@ def ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
-class HttpApiAdapter(Adapter):
-    """Shared plumbing for ESPs with a JSON web API (httpx, timeouts, error wrapping)."""
-
-    base_url_setting = ""
-
-    @property
-    def timeout(self) -> float:
-        return float(settings.ESP_HTTP_TIMEOUT_SECONDS)
-
-    @property
-    def base_url(self) -> str:
-        return getattr(settings, self.base_url_setting).rstrip("/")
-
-    @property
-    def destination(self) -> str:
-        return self.base_url
-
-    def client(self) -> httpx.Client:
-        """An httpx client that connects only to addresses the provider-host policy allows."""
-        from providers.network import CheckedTransport
-
-        return httpx.Client(
-            base_url=self.base_url,
-            timeout=self.timeout,
-            follow_redirects=False,
-            transport=CheckedTransport(),
-        )
-
-    def _wrap_network_error(self, exc: Exception) -> DeliveryError | None:
-        """The shared network errors, named for a web API rather than an SMTP server."""
-        error = wrap_network_error(exc)
-        if error is None:
-            return None
-        reason = API_NETWORK_REASONS.get(error.reason, error.reason)
-        return DeliveryError(reason, error.detail, code=error.code, transient=error.transient)
-
-    def api_error(self, response: httpx.Response) -> DeliveryError:
-        """Classify a non-2xx answer, keeping the ESP's status and message (without our key).
-
-        A refused key is not transient: trying again cannot fix it.
-        """
-        status = response.status_code
-        text = scrub_secret(f"HTTP {status}: {esp_error_message(response)}", self.secret)
-        if status in (401, 403):
-            return DeliveryError("api_key_refused", text, code=status)
-        transient = status >= 500 or status == 429
-        return DeliveryError("esp_rejected", text, code=status, transient=transient)
-
-
-# The shared network reasons, as they read for a web API.
-API_NETWORK_REASONS = {"connection_error": "api_connection_error", "timeout": "api_timeout"}
 SCRUBBED = "[redacted]"
 SECRET_PART_MIN_LENGTH = 8
 
@@ -342,28 +290,3 @@ def scrub_secret(text: str, secret: str | None) -> str:
         if len(part) >= SECRET_PART_MIN_LENGTH or part == secret:
             text = text.replace(part, SCRUBBED)
     return text
-
-
-def esp_error_message(response: httpx.Response) -> str:
-    """The ESP's own error text from a JSON body of any common shape, else the raw body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:500] or response.reason_phrase
-    messages = []
-    if isinstance(body, dict):
-        errors = body.get("errors") or body.get("error")
-        if isinstance(errors, list):
-            for item in errors:
-                if isinstance(item, dict):
-                    where = f"{item['field']}: " if item.get("field") else ""
-                    messages.append(where + str(item.get("message") or item.get("description")))
-                else:
-                    messages.append(str(item))
-        elif isinstance(errors, dict | str):
-            messages.append(
-                str(errors.get("message", errors)) if isinstance(errors, dict) else errors
-            )
-        if not messages and body.get("message"):
-            messages.append(str(body["message"]))
-    return "; ".join(messages) or response.text.strip()[:500] or response.reason_phrase

@@ -8,9 +8,8 @@ Content types are Netcore's own words (``html``, ``amp``), not MIME types; ``rep
 plain address. The meta value goes in the per-recipient headers and in ``token_to``, which
 Netcore's webhook echoes back as ``X-APIHEADER``.
 
-Unsubscribe: the provider's "Unsubscribe Page" (seed 000) wins when set, without the one-click
-claim (it is not Postdesk's page); otherwise the preference center choice applies, as for every
-provider.
+Unsubscribe: Netcore's "Unsubscribe Page" (seed 000) is the provider's preference center
+choice, as for every provider.
 
 "Test connection" posts an empty JSON object to the send endpoint. Netcore has no documented
 read-only endpoint; an empty body cannot send mail. A 401/403 means the key is refused; a 400
@@ -20,21 +19,21 @@ before it validates is an observation about HTTP APIs in general, not a document
 
 from __future__ import annotations
 
-from .base import CheckStep, Envelope, HttpApiAdapter, SendResult, UnsubscribeLink
+import httpx
 
-SEND_PATH = "/v5.1/mail/send"
+from .base import CheckStep, Envelope
+from .http import HttpApiAdapter
 
 
 class NetcoreAdapter(HttpApiAdapter):
     base_url_setting = "NETCORE_API_URL"
+    send_path = "/v5.1/mail/send"
+    check_method = "POST"
+    check_path = send_path
+    check_body = {}  # cannot send mail: see the module docstring
 
-    def headers(self) -> dict[str, str]:
-        return {"api_key": self.secret, "Accept": "application/json"}
-
-    def unsubscribe_link(self, recipient: str, *, test: bool = False) -> UnsubscribeLink | None:
-        if self.provider.unsubscribe_page_url:  # not ours: no one-click claim
-            return UnsubscribeLink(self.provider.unsubscribe_page_url, one_click=False)
-        return super().unsubscribe_link(recipient, test=test)
+    def auth_headers(self) -> dict[str, str]:
+        return {"api_key": self.secret}
 
     def payload(self, envelope: Envelope) -> dict:
         sender = {"email": envelope.from_address}
@@ -53,39 +52,20 @@ class NetcoreAdapter(HttpApiAdapter):
             body["reply_to"] = envelope.reply_to
         return body
 
-    def _send(self, envelope: Envelope) -> SendResult:
-        with self.client() as client:
-            response = client.post(SEND_PATH, json=self.payload(envelope), headers=self.headers())
-        if not response.is_success:
-            raise self.api_error(response)
+    def message_id(self, response: httpx.Response) -> str:
         try:
-            message_id = str(response.json()["data"]["message_id"])
+            return str(response.json()["data"]["message_id"])
         except (ValueError, KeyError, TypeError):
-            message_id = ""
-        return SendResult(message_id=message_id, code=response.status_code)
+            return ""
 
-    def check_connection(self) -> list[CheckStep]:
-        url = self.base_url + SEND_PATH
-        if not self.secret:
-            return [CheckStep("API key", False, "No API key is set.")]
-        try:
-            with self.client() as client:
-                response = client.post(SEND_PATH, json={}, headers=self.headers())
-        except Exception as exc:
-            error = self._wrap_network_error(exc)
-            if error is None:
-                raise
-            return [CheckStep("Reach the API", False, f"{url}: {error.detail}")]
-        steps = [CheckStep("Reach the API", True, f"{url} answered HTTP {response.status_code}.")]
-        if response.status_code in (401, 403) or response.status_code >= 500:
-            steps.append(CheckStep("API key accepted", False, self.api_error(response).detail))
-        else:
-            steps.append(
-                CheckStep(
-                    "API key accepted",
-                    True,
-                    f"Netcore accepted the key (an empty test request, no mail sent: "
-                    f"HTTP {response.status_code}).",
-                )
+    def key_check_steps(self, response: httpx.Response) -> list[CheckStep]:
+        status = response.status_code
+        if status in (401, 403) or status >= 500:
+            return [CheckStep("API key accepted", False, self.api_error(response).detail)]
+        return [
+            CheckStep(
+                "API key accepted",
+                True,
+                f"Netcore accepted the key (an empty test request, no mail sent: HTTP {status}).",
             )
-        return steps
+        ]

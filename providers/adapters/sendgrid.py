@@ -14,17 +14,19 @@ accepted (401 otherwise) and lists what the key may do, so we can also say when 
 
 from __future__ import annotations
 
-from .base import CheckStep, DeliveryError, Envelope, HttpApiAdapter, SendResult
+import httpx
 
-SEND_PATH = "/v3/mail/send"
-SCOPES_PATH = "/v3/scopes"
+from .base import CheckStep, Envelope
+from .http import HttpApiAdapter
 
 
 class SendGridAdapter(HttpApiAdapter):
     base_url_setting = "SENDGRID_API_URL"
+    send_path = "/v3/mail/send"
+    check_path = "/v3/scopes"
 
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.secret}", "Accept": "application/json"}
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret}"}
 
     def payload(self, envelope: Envelope) -> dict:
         sender = {"email": envelope.from_address}
@@ -46,33 +48,13 @@ class SendGridAdapter(HttpApiAdapter):
             body["custom_args"] = {"meta": envelope.meta}
         return body
 
-    def _send(self, envelope: Envelope) -> SendResult:
-        with self.client() as client:
-            response = client.post(SEND_PATH, json=self.payload(envelope), headers=self.headers())
-        if not response.is_success:
-            raise self.api_error(response)
-        return SendResult(
-            message_id=response.headers.get("X-Message-Id", ""), code=response.status_code
-        )
+    def message_id(self, response: httpx.Response) -> str:
+        return response.headers.get("X-Message-Id", "")
 
-    def check_connection(self) -> list[CheckStep]:
-        url = self.base_url + SCOPES_PATH
-        if not self.secret:
-            return [CheckStep("API key", False, "No API key is set.")]
-        try:
-            with self.client() as client:
-                response = client.get(SCOPES_PATH, headers=self.headers())
-        except Exception as exc:
-            error = self._wrap_network_error(exc)
-            if error is None:
-                raise
-            return [CheckStep("Reach the API", False, f"{url}: {error.detail}")]
-        steps = [CheckStep("Reach the API", True, f"{url} answered HTTP {response.status_code}.")]
+    def key_check_steps(self, response: httpx.Response) -> list[CheckStep]:
         if not response.is_success:
-            error: DeliveryError = self.api_error(response)
-            steps.append(CheckStep("API key accepted", False, error.detail))
-            return steps
-        steps.append(CheckStep("API key accepted", True, "SendGrid accepted the key."))
+            return [CheckStep("API key accepted", False, self.api_error(response).detail)]
+        steps = [CheckStep("API key accepted", True, "SendGrid accepted the key.")]
         try:
             scopes = response.json().get("scopes", [])
         except (ValueError, AttributeError):

@@ -21,21 +21,22 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 
 from providers import network
+from providers.forms.gmail import GMAIL_PRESET
+from providers.models import EmailProvider
 
 from .base import (
     Adapter,
     CheckStep,
     DeliveryError,
     Envelope,
+    Reason,
     SendResult,
     ssl_context,
     wrap_network_error,
 )
 
 SCHEME_SMTP, SCHEME_SMTPS, SCHEME_STARTTLS = "smtp", "smtps", "starttls"
-PRESETS = {
-    "gmail": {"host": "smtp.gmail.com", "port": 465, "scheme": SCHEME_SMTPS},
-}
+PRESETS = {EmailProvider.Kind.GMAIL: GMAIL_PRESET}
 DEFAULT_PORTS = {SCHEME_SMTP: 25, SCHEME_SMTPS: 465, SCHEME_STARTTLS: 587}
 HIDDEN = "[credentials hidden]"
 # Long headers (a List-Unsubscribe URL with a signed token) must stay whole rather than turn
@@ -164,40 +165,42 @@ def classify_smtp_error(exc: Exception) -> DeliveryError | None:
         recipient, (code, text) = next(iter(exc.recipients.items()))
         detail = f"{recipient}: {_reply_text(code, text)}"
         if _is_transient(code, text):
-            return DeliveryError("dispatch_failed", detail, code=code, transient=True)
+            return DeliveryError(Reason.DISPATCH_FAILED, detail, code=code, transient=True)
         if _is_bad_address(code, text):
-            return DeliveryError("invalid_recipient", detail, code=code)
-        return DeliveryError("dispatch_failed", detail, code=code)
+            return DeliveryError(Reason.INVALID_RECIPIENT, detail, code=code)
+        return DeliveryError(Reason.DISPATCH_FAILED, detail, code=code)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return DeliveryError(
-            "auth_failed",
+            Reason.AUTH_FAILED,
             _reply_text(exc.smtp_code, exc.smtp_error),
             code=exc.smtp_code,
             transient=_is_transient(exc.smtp_code, exc.smtp_error),
         )
     if isinstance(exc, smtplib.SMTPConnectError | smtplib.SMTPHeloError):
         return DeliveryError(
-            "connection_error",
+            Reason.CONNECTION_ERROR,
             _reply_text(exc.smtp_code, exc.smtp_error),
             code=exc.smtp_code,
             transient=_is_transient(exc.smtp_code, exc.smtp_error),
         )
     if isinstance(exc, smtplib.SMTPResponseException):  # sender refused, DATA refused, other
         return DeliveryError(
-            "dispatch_failed",
+            Reason.DISPATCH_FAILED,
             _reply_text(exc.smtp_code, exc.smtp_error),
             code=exc.smtp_code,
             transient=_is_transient(exc.smtp_code, exc.smtp_error),
         )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return DeliveryError("connection_error", f"The server does not support this: {exc}")
+        return DeliveryError(Reason.CONNECTION_ERROR, f"The server does not support this: {exc}")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, TimeoutError) or "timed out" in str(exc):
-            return DeliveryError("timeout", "The server did not answer in time.", transient=True)
-        return DeliveryError("connection_error", f"{exc}", transient=True)
+            return DeliveryError(
+                Reason.TIMEOUT, "The server did not answer in time.", transient=True
+            )
+        return DeliveryError(Reason.CONNECTION_ERROR, f"{exc}", transient=True)
     if isinstance(exc, smtplib.SMTPException):
-        return DeliveryError("dispatch_failed", str(exc))
+        return DeliveryError(Reason.DISPATCH_FAILED, str(exc))
     return None
 
 
@@ -243,7 +246,7 @@ class SmtpAdapter(Adapter):
         if not client.may_send_password and not self.provider.allow_plaintext_auth:
             host = self.connection_settings()[0]
             raise DeliveryError(
-                "auth_failed",
+                Reason.AUTH_FAILED,
                 f"Postdesk did not log in: the connection to {host} is not "
                 "encrypted, so the password would cross the network readable. Choose "
                 "STARTTLS or SMTPS, or allow login without encryption in the provider's "
@@ -373,9 +376,9 @@ def _check_host_policy(host: str, port: int) -> list[str]:
     try:
         return network.check_host(host, port)
     except network.ForbiddenHost as exc:
-        raise DeliveryError("connection_error", str(exc)) from exc
+        raise DeliveryError(Reason.CONNECTION_ERROR, str(exc)) from exc
     except (socket.gaierror, UnicodeError) as exc:
-        raise DeliveryError("connection_error", f"{host} does not resolve ({exc}).") from exc
+        raise DeliveryError(Reason.CONNECTION_ERROR, f"{host} does not resolve ({exc}).") from exc
 
 
 class _StepFailed(Exception):

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from profiles.models import Profile, TimelineEvent
 from providers.adapters import OutgoingMessage, adapter_for
 from providers.models import EmailProvider, TestEmail
-from providers.sending import Outcome, deliver_test_email
+from providers.sending import DeliveryOutcome, deliver_test_email
 from tests.factories import EmailProviderFactory, ProfileFactory
 
 
@@ -111,7 +111,7 @@ def test_a_test_emails_links_say_it_was_a_test_and_change_nothing(
     provider, server = system_center_provider
     colleague = ProfileFactory(email="colleague@acme.test", unsubscribed_categories=[])
     test_email = TestEmail.objects.create(provider=provider, recipient="colleague@acme.test")
-    assert deliver_test_email(test_email) == Outcome.SENT
+    assert deliver_test_email(test_email) == DeliveryOutcome.SENT
     [received] = server.messages
     header_url = list_unsubscribe_url(received)
     html = received.message.get_body(("html",)).get_content()

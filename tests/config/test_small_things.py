@@ -1,15 +1,13 @@
 """Wording and small fixes a newcomer, a recipient and an admin meet first."""
 
-import importlib
-
 import httpx
 import pytest
-from django.apps import apps
 from django.urls import reverse
 from django.utils import timezone
 
 from profiles.models import TimelineEvent
-from providers.forms import NetcoreProviderForm, SmtpProviderForm
+from providers.forms.netcore import NetcoreProviderForm
+from providers.forms.smtp import SmtpProviderForm
 from tests.factories import EmailProviderFactory, ProfileFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,21 +41,6 @@ def test_netcore_form_offers_one_unsubscribe_page_choice():
         "system",
         "custom",
     ]
-
-
-def test_stored_netcore_unsubscribe_pages_move_to_the_preference_center_choice():
-    page = EmailProviderFactory(netcore=True, unsubscribe_page_url="https://acme.test/unsub")
-    untouched = EmailProviderFactory(netcore=True, preference_center="system")
-    migration = importlib.import_module("providers.migrations.0004_netcore_unsubscribe_page_choice")
-    migration.move_unsubscribe_pages(apps, None)
-    page.refresh_from_db()
-    untouched.refresh_from_db()
-    assert (page.preference_center, page.preference_center_url, page.unsubscribe_page_url) == (
-        "custom",
-        "https://acme.test/unsub",
-        "",
-    )
-    assert untouched.preference_center == "system"
 
 
 def test_a_typed_secret_must_be_typed_again_after_an_error(client_logged_in):

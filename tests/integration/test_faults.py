@@ -39,7 +39,7 @@ from config.celery_app import app as celery_app
 from profiles.models import Profile, TimelineEvent
 from providers import tasks
 from providers.models import EmailProvider, TestEmail
-from providers.sending import Outcome, deliver_test_email
+from providers.sending import DeliveryOutcome, deliver_test_email
 from tests.factories import EmailProviderFactory
 from tests.servers import LoopbackTcpServer, _PortZeroController
 
@@ -249,7 +249,7 @@ def test_a_redelivered_task_reclaims_a_row_its_dead_attempt_left_sending(smtp_se
     provider = EmailProviderFactory(host=server.host, port=server.port, scheme="smtp", username="")
     dead = sending_row(provider, age=timedelta(seconds=31))
 
-    assert tasks.send_test_email.apply(args=[dead.pk]).get() == Outcome.SENT.value
+    assert tasks.send_test_email.apply(args=[dead.pk]).get() == DeliveryOutcome.SENT.value
 
     dead.refresh_from_db()
     assert dead.status == TestEmail.Status.SENT
@@ -263,7 +263,7 @@ def test_a_row_a_live_attempt_is_sending_is_not_reclaimed(smtp_server, settings)
     provider = EmailProviderFactory(host=server.host, port=server.port, scheme="smtp", username="")
     live = sending_row(provider, age=timedelta(seconds=5))
 
-    assert deliver_test_email(live) is Outcome.SKIPPED
+    assert deliver_test_email(live) is DeliveryOutcome.SKIPPED
     assert TestEmail.objects.get(pk=live.pk).status == TestEmail.Status.SENDING
     assert server.messages == []
 
@@ -275,7 +275,7 @@ def test_a_row_the_sweeper_failed_is_not_sent_by_a_late_redelivery(smtp_server, 
     dead = sending_row(provider, age=timedelta(seconds=31))
     assert tasks.sweep_stale_test_emails.apply().get() == 1
 
-    assert tasks.send_test_email.apply(args=[dead.pk]).get() == Outcome.SKIPPED.value
+    assert tasks.send_test_email.apply(args=[dead.pk]).get() == DeliveryOutcome.SKIPPED.value
 
     dead.refresh_from_db()
     assert dead.status == TestEmail.Status.FAILED
@@ -482,7 +482,7 @@ def test_hang_up_mid_data_is_a_transient_connection_error(hangup_server):
     )
     test_email = TestEmail.objects.create(provider=provider, recipient="qa@acme.test")
 
-    assert deliver_test_email(test_email, may_retry=True) is Outcome.RETRY
+    assert deliver_test_email(test_email, may_retry=True) is DeliveryOutcome.RETRY
 
     test_email.refresh_from_db()
     assert hangup_server.hangups == 1

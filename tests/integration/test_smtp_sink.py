@@ -4,7 +4,7 @@ import pytest
 
 from config.management.commands.smtp_sink import start_sink
 from providers.models import TestEmail
-from providers.sending import Outcome, deliver_test_email
+from providers.sending import DeliveryOutcome, deliver_test_email
 from tests.factories import EmailProviderFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -33,7 +33,7 @@ def test_demo_test_email_arrives_in_the_sink(sink, username):
     )
     test_email = TestEmail.objects.create(provider=provider, recipient="newcomer@example.org")
 
-    assert deliver_test_email(test_email) is Outcome.SENT
+    assert deliver_test_email(test_email) is DeliveryOutcome.SENT
 
     [saved] = list(directory.glob("*.eml"))
     content = saved.read_text()

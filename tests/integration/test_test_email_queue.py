@@ -97,7 +97,7 @@ def test_a_lost_task_is_queued_again_and_the_worker_sends_it(
 
 
 def test_a_task_lost_twice_fails_with_a_clear_reason(broker, client_logged_in):
-    from providers.sending import sweep_stale_test_emails
+    from providers.tasks import sweep_test_emails
 
     provider = EmailProviderFactory()
     client_logged_in.post(
@@ -107,12 +107,12 @@ def test_a_task_lost_twice_fails_with_a_clear_reason(broker, client_logged_in):
     lose_task_messages(broker, test_email.pk)
     timeout = timedelta(seconds=settings.TEST_EMAIL_QUEUE_TIMEOUT_SECONDS + 1)
 
-    sweep_stale_test_emails(now=timezone.now() + timeout)  # Celery beat's sweep, a bit later
+    sweep_test_emails(now=timezone.now() + timeout)  # Celery beat's sweep, a bit later
 
     assert queued_test_email_ids(broker) == [test_email.pk]  # queued again, once
     lose_task_messages(broker, test_email.pk)
-    sweep_stale_test_emails(now=timezone.now() + 2 * timeout)
-    sweep_stale_test_emails(now=timezone.now() + 3 * timeout)
+    sweep_test_emails(now=timezone.now() + 2 * timeout)
+    sweep_test_emails(now=timezone.now() + 3 * timeout)
 
     test_email.refresh_from_db()
     assert test_email.status == TestEmail.Status.FAILED

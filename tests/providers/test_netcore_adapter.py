@@ -27,8 +27,8 @@ def provider(netcore_api):
         from_name="Acme News",
         from_address="news@acme.test",
         reply_to_address="help@acme.test",
-        unsubscribe_page_url="https://acme.test/unsubscribe",
-        preference_center=EmailProvider.PreferenceCenter.SYSTEM,
+        preference_center=EmailProvider.PreferenceCenter.CUSTOM,
+        preference_center_url="https://acme.test/unsubscribe",
     )
 
 
@@ -59,7 +59,7 @@ def test_send_posts_the_v5_1_mail_send_request(provider, netcore_api):
     headers = personalization["headers"]
     assert parsedate_to_datetime(headers.pop("Date")).tzinfo is not None
     assert re.fullmatch(r"<[^@<>]+@acme\.test>", headers.pop("Message-ID"))
-    # The Netcore "Unsubscribe Page" wins over the preference center choice; it is not
+    # The Netcore "Unsubscribe Page" is the preference center choice; a custom page is not
     # Postdesk's page, so no RFC 8058 one-click claim.
     assert headers == {
         "X-Postdesk-Meta": "m|1|2",
@@ -67,8 +67,8 @@ def test_send_posts_the_v5_1_mail_send_request(provider, netcore_api):
     }
 
 
-def test_without_unsubscribe_page_the_preference_center_applies(provider, netcore_api):
-    provider.unsubscribe_page_url = ""
+def test_with_postdesk_unsubscribe_page_the_one_click_url_applies(provider, netcore_api):
+    provider.preference_center = EmailProvider.PreferenceCenter.SYSTEM
     netcore_api.reply(202, {"data": {"message_id": "nc-43"}, "status": "success"})
 
     adapter_for(provider).send(message())

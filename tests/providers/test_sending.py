@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from providers.models import TestEmail
-from providers.sending import Outcome, deliver_test_email, mark_stale
+from providers.sending import DeliveryOutcome, deliver_test_email, mark_stale
 from tests.factories import EmailProviderFactory, UserFactory
 from tests.servers import SMTP_PASSWORD, SMTP_USER
 
@@ -32,7 +32,7 @@ def test_sent_test_email_records_verdict_meta_and_transcript(smtp_server):
     server = smtp_server("starttls", auth=True)
     test_email = make_test_email(server)
 
-    assert deliver_test_email(test_email) is Outcome.SENT
+    assert deliver_test_email(test_email) is DeliveryOutcome.SENT
 
     test_email.refresh_from_db()
     assert test_email.status == TestEmail.Status.SENT
@@ -54,8 +54,8 @@ def test_a_second_run_after_success_sends_nothing(smtp_server):
     server = smtp_server("smtp")
     test_email = make_test_email(server, username="")
 
-    assert deliver_test_email(test_email) is Outcome.SENT
-    assert deliver_test_email(TestEmail.objects.get(pk=test_email.pk)) is Outcome.SKIPPED
+    assert deliver_test_email(test_email) is DeliveryOutcome.SENT
+    assert deliver_test_email(TestEmail.objects.get(pk=test_email.pk)) is DeliveryOutcome.SKIPPED
 
     assert len(server.messages) == 1
     assert TestEmail.objects.get(pk=test_email.pk).attempts == 1
@@ -66,7 +66,7 @@ def test_a_row_another_run_is_sending_is_left_alone(smtp_server):
     test_email = make_test_email(server, username="")
     TestEmail.objects.filter(pk=test_email.pk).update(status=TestEmail.Status.SENDING)
 
-    assert deliver_test_email(test_email) is Outcome.SKIPPED
+    assert deliver_test_email(test_email) is DeliveryOutcome.SKIPPED
     assert server.messages == []
 
 
@@ -74,7 +74,7 @@ def test_permanent_failure_is_recorded_with_the_server_reply(smtp_server):
     server = smtp_server("smtps", auth=True)
     test_email = make_test_email(server, secret="not-the-password")
 
-    assert deliver_test_email(test_email, may_retry=True) is Outcome.FAILED
+    assert deliver_test_email(test_email, may_retry=True) is DeliveryOutcome.FAILED
 
     test_email.refresh_from_db()
     assert test_email.status == TestEmail.Status.FAILED
@@ -90,7 +90,7 @@ def test_transient_failure_goes_back_to_queued_when_a_retry_is_allowed(closed_po
     provider = EmailProviderFactory(host="127.0.0.1", port=closed_port, scheme="smtp")
     test_email = TestEmail.objects.create(provider=provider, recipient="ada@example.org")
 
-    assert deliver_test_email(test_email, may_retry=True) is Outcome.RETRY
+    assert deliver_test_email(test_email, may_retry=True) is DeliveryOutcome.RETRY
 
     test_email.refresh_from_db()
     assert test_email.status == TestEmail.Status.QUEUED
@@ -98,7 +98,7 @@ def test_transient_failure_goes_back_to_queued_when_a_retry_is_allowed(closed_po
     assert test_email.attempts == 1
     assert test_email.finished_at is None
 
-    assert deliver_test_email(test_email, may_retry=False) is Outcome.FAILED
+    assert deliver_test_email(test_email, may_retry=False) is DeliveryOutcome.FAILED
     test_email.refresh_from_db()
     assert (test_email.status, test_email.attempts) == (TestEmail.Status.FAILED, 2)
 
@@ -107,7 +107,7 @@ def test_refused_recipient_fails_as_invalid_email_id(smtp_server):
     server = smtp_server("smtp", refuse={"ghost@example.org": "550 5.1.1 User unknown"})
     test_email = make_test_email(server, recipient="ghost@example.org", username="")
 
-    assert deliver_test_email(test_email, may_retry=True) is Outcome.FAILED
+    assert deliver_test_email(test_email, may_retry=True) is DeliveryOutcome.FAILED
 
     test_email.refresh_from_db()
     assert test_email.failure_reason == TestEmail.FailureReason.INVALID_RECIPIENT

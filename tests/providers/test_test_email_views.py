@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from config.celery_app import app as celery_app
 from providers.models import EmailProvider, TestEmail
+from providers.tasks import enqueue_test_email
 from tests.factories import EmailProviderFactory
 from tests.servers import SMTP_PASSWORD, SMTP_USER
 
@@ -140,6 +141,24 @@ def test_unreachable_broker_keeps_the_record_and_says_so(
     html = response.content.decode()
     assert "The test email could not be queued." in html
     assert "the task queue could not be reached" in html
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit: publishing happens inside the call
+def test_enqueue_says_whether_it_queued(provider):
+    published_task_ids()  # drain anything an earlier test left
+    test_email = TestEmail.objects.create(provider=provider, recipient="qa@acme.test")
+
+    assert enqueue_test_email(test_email) is True
+    assert published_task_ids() == [test_email.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueue_says_when_the_broker_is_unreachable(provider, unreachable_broker):
+    test_email = TestEmail.objects.create(provider=provider, recipient="qa@acme.test")
+
+    assert enqueue_test_email(test_email) is False
+    test_email.refresh_from_db()
+    assert test_email.failure_reason == TestEmail.FailureReason.QUEUE_UNAVAILABLE
 
 
 # --- result page and status ------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.urls import reverse
 from providers import sending
 from providers.adapters import DeliveryError
 from providers.models import TestEmail
-from providers.sending import Outcome, deliver_test_email
+from providers.sending import DeliveryOutcome, deliver_test_email
 from providers.tasks import send_test_email
 from tests.factories import EmailProviderFactory
 
@@ -121,7 +121,7 @@ def test_a_server_error_is_retried_and_the_page_says_so_while_waiting(
     sendgrid_api.reply(503, {"errors": [{"message": "Service unavailable"}]})
     test_email = TestEmail.objects.create(provider=sendgrid(), recipient="qa@acme.test")
 
-    assert deliver_test_email(test_email, may_retry=True) is Outcome.RETRY
+    assert deliver_test_email(test_email, may_retry=True) is DeliveryOutcome.RETRY
 
     test_email.refresh_from_db()
     assert test_email.status == TestEmail.Status.QUEUED

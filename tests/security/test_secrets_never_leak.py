@@ -314,7 +314,7 @@ def test_error_reports_mask_the_secret_posted_to_the_dashboard(scene, monkeypatc
 
 
 def test_error_reports_mask_the_secret_typed_into_test_connection(scene, monkeypatch):
-    from providers.forms import SendGridProviderForm
+    from providers.forms.sendgrid import SendGridProviderForm
 
     monkeypatch.setattr(SendGridProviderForm, "apply_kind", explode)
     staff = UserFactory(is_staff=True, is_superuser=True)

@@ -22,7 +22,7 @@ from providers.adapters import OutgoingMessage, adapter_for
 from providers.adapters.base import DeliveryError
 from providers.connection_check import check_provider_settings
 from providers.models import TestEmail
-from providers.sending import Outcome, deliver_test_email
+from providers.sending import DeliveryOutcome, deliver_test_email
 from tests.config.test_settings import PRODUCTION_ENV, ROOT, TEST_ONLY_ENV
 from tests.factories import EmailProviderFactory
 from tests.servers import SMTP_PASSWORD, SMTP_USER, start_smtp_server
@@ -106,7 +106,7 @@ def test_dns_that_turns_inward_after_saving_fails_the_test_email(settings, dns, 
     dns.answer = "10.1.2.3"
     test_email = TestEmail.objects.create(provider=saved, recipient="qa@acme.test")
 
-    assert deliver_test_email(test_email, may_retry=True) is Outcome.FAILED  # not retried
+    assert deliver_test_email(test_email, may_retry=True) is DeliveryOutcome.FAILED  # not retried
 
     test_email.refresh_from_db()
     assert test_email.failure_reason == TestEmail.FailureReason.CONNECTION_ERROR

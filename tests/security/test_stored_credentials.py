@@ -20,7 +20,7 @@ from django.urls import reverse
 from providers.adapters import DeliveryError, OutgoingMessage, adapter_for
 from providers.connection_check import check_provider_settings
 from providers.models import EmailProvider, TestEmail
-from providers.sending import Outcome, deliver_test_email
+from providers.sending import DeliveryOutcome, deliver_test_email
 from tests.factories import EmailProviderFactory
 from tests.servers import RecordingHandler, _PortZeroController
 
@@ -220,7 +220,7 @@ def test_a_queued_test_email_never_sends_a_secret_saved_for_other_settings(
 ):
     test_email = TestEmail.objects.create(provider=moved_provider, recipient="qa@acme.test")
 
-    assert deliver_test_email(test_email) is Outcome.FAILED
+    assert deliver_test_email(test_email) is DeliveryOutcome.FAILED
 
     test_email.refresh_from_db()
     assert test_email.failure_reason == TestEmail.FailureReason.AUTH_FAILED
