@@ -24,9 +24,11 @@ def new_callback_token() -> str:
 
 
 def destination_fingerprint(
-    kind: str, host: str, port: int | None, scheme: str, username: str
+    kind: str, host: str, port: int | None, scheme: str, username: str, *account: str
 ) -> str:
-    """A digest of where a secret goes: kind, host, port, scheme, username and API base.
+    """A digest of where a secret goes: kind, host, port, scheme, username and API base, and
+    for the API ESPs the account settings that choose where it is sent (region, access key
+    id, sending domain).
 
     Stored beside the secret whenever it is set; a stored secret is only used while the
     provider's settings still give the same digest (see `EmailProvider.secret_fits`).
@@ -40,6 +42,8 @@ def destination_fingerprint(
         username or "",
         api_base.rstrip("/"),
     ]
+    if any(account):
+        values += [value.strip().lower() for value in account]
     return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
 
@@ -167,6 +171,18 @@ class EmailProvider(models.Model):
     # SendGrid's signed event webhook: the verification (public) key, optional.
     webhook_verification_key = models.TextField(blank=True)
 
+    # The API ESPs' account settings (Amazon SES, Mailgun, Postmark); blank for the others.
+    region = models.CharField(
+        max_length=32, blank=True, help_text="Amazon SES region (eu-west-1) or Mailgun region."
+    )
+    access_key_id = models.CharField("Access key ID", max_length=128, blank=True)
+    configuration_set = models.CharField(max_length=64, blank=True)
+    sending_domain = models.CharField(max_length=253, blank=True)
+    message_stream = models.CharField(max_length=64, blank=True)
+    # A second secret that authenticates the ESP's callbacks (Mailgun's webhook signing key,
+    # the webhook password Postdesk generates for Postmark): encrypted, write-only.
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+
     from_name = models.CharField("Default From Name", max_length=100, blank=True)
     from_address = models.EmailField("From Address")
     reply_to_address = models.EmailField("Reply Address", blank=True)
@@ -213,11 +229,23 @@ class EmailProvider(models.Model):
         self.secret_destination = self.destination_fingerprint()
 
     def reencrypt_secret(self) -> bool:
-        """Re-encrypt the stored secret under the newest key; False when there is none."""
-        if not self.secret_encrypted:
+        """Re-encrypt the stored secrets under the newest key; False when there are none."""
+        if not (self.secret_encrypted or self.webhook_secret_encrypted):
             return False
-        self.secret_encrypted = crypto.reencrypt(self.secret_encrypted)
+        if self.secret_encrypted:
+            self.secret_encrypted = crypto.reencrypt(self.secret_encrypted)
+        if self.webhook_secret_encrypted:
+            self.webhook_secret_encrypted = crypto.reencrypt(self.webhook_secret_encrypted)
         return True
+
+    @property
+    def webhook_secret(self) -> str:
+        if not self.webhook_secret_encrypted:
+            return ""
+        return crypto.decrypt(self.webhook_secret_encrypted)
+
+    def set_webhook_secret(self, plaintext: str) -> None:
+        self.webhook_secret_encrypted = crypto.encrypt(plaintext) if plaintext else ""
 
     @property
     def has_secret(self) -> bool:
@@ -229,7 +257,16 @@ class EmailProvider(models.Model):
         return not self.is_smtp or bool(self.username)
 
     def destination_fingerprint(self) -> str:
-        return destination_fingerprint(self.kind, self.host, self.port, self.scheme, self.username)
+        return destination_fingerprint(
+            self.kind,
+            self.host,
+            self.port,
+            self.scheme,
+            self.username,
+            self.region,
+            self.access_key_id,
+            self.sending_domain,
+        )
 
     def secret_fits(self) -> bool:
         """Whether the stored secret may be used: the settings are those it was saved for."""

@@ -26,8 +26,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             providers = (
                 EmailProvider.objects.select_for_update()
-                .exclude(secret_encrypted="")
-                .only("pk", "nickname", "secret_encrypted")
+                .exclude(secret_encrypted="", webhook_secret_encrypted="")
+                .only("pk", "nickname", "secret_encrypted", "webhook_secret_encrypted")
                 .order_by("pk")
             )
             changed = []
@@ -45,7 +45,9 @@ class Command(BaseCommand):
                     + ". Nothing was changed; add the missing key to FIELD_ENCRYPTION_KEYS."
                 )
             if not dry_run:
-                EmailProvider.objects.bulk_update(changed, ["secret_encrypted"], batch_size=500)
+                EmailProvider.objects.bulk_update(
+                    changed, ["secret_encrypted", "webhook_secret_encrypted"], batch_size=500
+                )
             rotated = len(changed)
         verb = "can be re-encrypted" if dry_run else "re-encrypted under the newest key"
         self.stdout.write(self.style.SUCCESS(f"{rotated} provider secret(s) {verb}."))
