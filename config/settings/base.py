@@ -215,6 +215,8 @@ CALLBACK_LOG_DAYS = env.int("CALLBACK_LOG_DAYS", default=30)
 # How many tasks an idle callback inbox queues when batches arrive: as many as should apply
 # them at once, so every worker process takes part in draining a flood (callbacks.inbox).
 CALLBACK_WAKE_TASKS = env.int("CALLBACK_WAKE_TASKS", default=CELERY_WORKER_CONCURRENCY)
+# How often Celery beat reads the bounce mailboxes (callbacks.mailbox), in seconds.
+BOUNCE_MAILBOX_POLL_SECONDS = env.int("BOUNCE_MAILBOX_POLL_SECONDS", default=300)
 PROFILE_IMPORT_MAX_BYTES = env.int("PROFILE_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 PREFERENCE_LINK_MAX_AGE_SECONDS = env.int(
     "PREFERENCE_LINK_MAX_AGE_SECONDS", default=60 * 60 * 24 * 90
