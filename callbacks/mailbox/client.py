@@ -8,6 +8,7 @@ the network unencrypted: there is no plain-IMAP setting.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import socket
 import ssl
@@ -103,10 +104,12 @@ def quoted(folder: str) -> str:
 
 
 def close(client: imaplib.IMAP4) -> None:
+    """Log out; a connection already broken is just dropped."""
     try:
         client.logout()
     except (OSError, imaplib.IMAP4.error):
-        client.shutdown()
+        with contextlib.suppress(OSError):
+            client.shutdown()
 
 
 def _reason(exc: Exception) -> str:
@@ -145,6 +148,8 @@ def check_mailbox(mailbox: BounceMailbox) -> list[CheckStep]:
     steps.append(CheckStep("TCP connection", True, f"Connected to {mailbox.host}:{mailbox.port}."))
     try:
         _check_session(client, mailbox, implicit, tls_step, steps)
+    except Exception as exc:  # a check must report, never crash the page
+        steps.append(CheckStep("Check", False, f"Unexpected error: {_reason(exc)}"))
     finally:
         close(client)
     return steps
