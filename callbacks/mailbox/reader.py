@@ -180,7 +180,7 @@ def _original_meta(message: Message) -> str:
 
 
 def _address(value: str) -> str:
-    """The address of a `rfc822;addr` field value, or of a plain address, lower-cased."""
+    """The address of a `rfc822;addr` field value or of a plain one; empty if it is none."""
     value = str(value or "").strip()
     if ";" in value:
         value = value.split(";", 1)[1]

@@ -251,6 +251,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "flufl.bounce": {"level": "WARNING"},  # names each detector it runs at INFO
         "django.request": {"filters": ["redact_callback_tokens"]},
         "django.server": {
             "handlers": ["django.server"],
