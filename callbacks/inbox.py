@@ -34,6 +34,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from callbacks import services
+from callbacks.mailbox import format as mailbox_format
 from callbacks.models import CallbackLog, InboxWakeup, PendingBatch
 from callbacks.parsers import parser_for
 from callbacks.parsers.base import CallbackEvent
@@ -210,6 +211,8 @@ def _events(pending: PendingBatch) -> list[CallbackEvent]:
     """The batch's readable events: its body parsed, or what an earlier release stored."""
     if pending.body is None:
         return decode(pending.events)
+    if pending.log.payload_format == mailbox_format.FORMAT:  # read from a bounce mailbox
+        return mailbox_format.parse(bytes(pending.body))
     return parser_for(pending.log.provider)(bytes(pending.body))
 
 

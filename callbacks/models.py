@@ -214,3 +214,6 @@ class TestEmailEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for test email {self.test_email_id}"
+
+
+from callbacks.mailbox.models import BounceMailbox  # noqa: E402, F401  (the bounce mailbox)
