@@ -58,8 +58,8 @@ from .bulk_sql import (
     rows_source,
     table_name,
 )
+from .formats.base import CallbackEvent
 from .models import DailyStat, EventKind, ReceivedEvent, SoftBouncePolicy, TestEmailEvent
-from .parsers.base import CallbackEvent
 
 FAILED_ERROR = {
     EventKind.SOFT_BOUNCE: "Soft bounce",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import stats_views, views
+from . import receive, stats_views, views
 
 app_name = "callbacks"
 
@@ -9,5 +9,5 @@ urlpatterns = [
     path("policy/", views.soft_bounce_policy, name="policy"),
     path("providers/<int:pk>/sample/", views.send_sample, name="sample"),
     path("providers/<int:pk>/log/", views.callback_log, name="log"),
-    path("<str:token>/", views.receive, name="receive"),
+    path("<str:token>/", receive.receive, name="receive"),
 ]

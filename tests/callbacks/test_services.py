@@ -8,6 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from callbacks import services
+from callbacks.formats.netcore import FORMAT as netcore
+from callbacks.formats.sendgrid import FORMAT as sendgrid
 from callbacks.models import (
     DailyStat,
     EventKind,
@@ -15,7 +17,6 @@ from callbacks.models import (
     SoftBouncePolicy,
     TestEmailEvent,
 )
-from callbacks.parsers import netcore, sendgrid
 from profiles.models import Profile, TimelineEvent
 from providers.adapters import make_meta
 from providers.models import EmailProvider, TestEmail
