@@ -292,6 +292,12 @@ def require_item_keys(item: Any, keys: tuple[str, ...]) -> None:
             raise ItemError(f"Mandatory parameter missing: {key}")
 
 
+def event_and_email(item: Any, event_key: str, email_key: str) -> tuple[str, str]:
+    """An ESP item's event word, lowercase, and its address; both are mandatory."""
+    require_item_keys(item, (event_key, email_key))
+    return text(item[event_key]).strip().lower(), clean_email(item[email_key])
+
+
 def too_deep(value: Any, limit: int) -> bool:
     """True when lists and objects nest more than `limit` levels in `value`; no recursion."""
     level = [value]

@@ -35,11 +35,10 @@ from .base import (
     CheckedWord,
     Format,
     all_plain_emails,
-    clean_email,
     content_key,
     decode_checked,
+    event_and_email,
     parse_timestamp,
-    require_item_keys,
     text,
 )
 
@@ -154,9 +153,7 @@ class Netcore(Format):
 
     def event(self, item: Any) -> CallbackEvent:
         shape = NATIVE if _is_native(item) else MIGRATION
-        require_item_keys(item, (shape.event, shape.email))
-        esp_event = text(item[shape.event]).strip().lower()
-        email = clean_email(item[shape.email])
+        esp_event, email = event_and_email(item, shape.event, shape.email)
         kind = shape.kinds.get(esp_event, EventKind.IGNORED)
         bounce_type = text(_first(item, shape.bounce_type)).lower()
         soft = "soft" in bounce_type or (shape.blocked_is_soft and bounce_type == "blocked")
@@ -182,25 +179,19 @@ class Netcore(Format):
         return (NATIVE if native else MIGRATION).format
 
     def sample_data(self) -> list:
-        now = int(time.time())
-        transid = str(int(time.time() * 1000))
-
-        def event(name: str, **extra) -> dict:
-            return {
-                "TRANSID": transid,
-                "EMAIL": SAMPLE_EMAIL,
-                "EVENT": name,
-                "TIMESTAMP": now,
-                "X-APIHEADER": "sample",
-                **extra,
-            }
-
-        return [
-            event("sent", RESPONSE="250 OK"),
-            event("bounced", BOUNCE_TYPE="SOFTBOUNCE", RESPONSE="Sample: mailbox full"),
-            event("bounced", BOUNCE_TYPE="HARDBOUNCE", RESPONSE="Sample: no such user"),
-            event("opened"),
+        shared = {
+            "TRANSID": str(int(time.time() * 1000)),
+            "EMAIL": SAMPLE_EMAIL,
+            "TIMESTAMP": int(time.time()),
+            "X-APIHEADER": "sample",
+        }
+        events = [
+            {"EVENT": "sent", "RESPONSE": "250 OK"},
+            {"EVENT": "bounced", "BOUNCE_TYPE": "SOFTBOUNCE", "RESPONSE": "Sample: mailbox full"},
+            {"EVENT": "bounced", "BOUNCE_TYPE": "HARDBOUNCE", "RESPONSE": "Sample: no such user"},
+            {"EVENT": "opened"},
         ]
+        return [{**shared, **event} for event in events]
 
 
 def _checked_email(item: _PlainItem) -> str | msgspec.UnsetType:

@@ -50,11 +50,10 @@ from .base import (
     Format,
     SignatureError,
     all_plain_emails,
-    clean_email,
     content_key,
     decode_checked,
+    event_and_email,
     parse_timestamp,
-    require_item_keys,
     text,
 )
 
@@ -119,9 +118,7 @@ class SendGrid(Format):
             verify_request(key, body, headers)
 
     def event(self, item: dict[str, Any]) -> CallbackEvent:
-        require_item_keys(item, ("event", "email"))
-        esp_event = text(item["event"]).strip().lower()
-        email = clean_email(item["email"])
+        esp_event, email = event_and_email(item, "event", "email")
         kind, suppress, description = _classify(esp_event, item)
         event_id = text(item.get("sg_event_id"))
         identity = event_id or "\x1e".join(
@@ -140,25 +137,28 @@ class SendGrid(Format):
         )
 
     def sample_data(self) -> list:
-        now = int(time.time())
-        message_id = f"sample{uuid.uuid4().hex[:10]}.filter0001.0"
-
-        def event(name: str, **extra) -> dict:
-            return {
-                "email": SAMPLE_EMAIL,
-                "timestamp": now,
-                "event": name,
-                "sg_event_id": uuid.uuid4().hex,
-                "sg_message_id": message_id,
-                **extra,
-            }
-
-        return [
-            event("delivered", response="250 OK"),
-            event("bounce", type="blocked", status="4.2.2", reason="Sample: mailbox full"),
-            event("bounce", type="bounce", status="5.1.1", reason="Sample: no such user"),
-            event("open", useragent="Sample"),
+        shared = {
+            "email": SAMPLE_EMAIL,
+            "timestamp": int(time.time()),
+            "sg_message_id": f"sample{uuid.uuid4().hex[:10]}.filter0001.0",
+        }
+        events = [
+            {"event": "delivered", "response": "250 OK"},
+            {
+                "event": "bounce",
+                "type": "blocked",
+                "status": "4.2.2",
+                "reason": "Sample: mailbox full",
+            },
+            {
+                "event": "bounce",
+                "type": "bounce",
+                "status": "5.1.1",
+                "reason": "Sample: no such user",
+            },
+            {"event": "open", "useragent": "Sample"},
         ]
+        return [{**shared, "sg_event_id": uuid.uuid4().hex, **event} for event in events]
 
 
 def _classify(esp_event: str, item: dict[str, Any]) -> tuple[EventKind, bool, str]:
