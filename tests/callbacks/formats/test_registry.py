@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from callbacks.formats import FORMATS, KIND_FORMATS, Format, named
+from callbacks.formats import FORMATS, KIND_FORMATS, Format, SignatureError, named
 from callbacks.formats.base import SAMPLE_EMAIL
+from callbacks.models import CallbackLog
 from providers.models import EmailProvider
 
 from ..conftest import payload
@@ -69,3 +70,19 @@ def test_only_sendgrid_verifies_a_request():
     """Every format has `verify`; the endpoint runs it for all, without asking the kind."""
     verifying = [fmt.name for fmt in FORMATS if type(fmt).verify is not Format.verify]
     assert verifying == ["sendgrid"]
+
+
+@pytest.mark.django_db
+def test_the_endpoint_runs_the_verify_of_every_format_of_the_kind(
+    client, smtp_provider, monkeypatch
+):
+    """No kind is special: a format that verifies gets its say before the body is checked."""
+
+    def refuse(provider, body, headers):
+        raise SignatureError("not from the ESP")
+
+    monkeypatch.setattr(KIND_FORMATS[EmailProvider.Kind.SMTP].formats[-1], "verify", refuse)
+    response = client.post(smtp_provider.callback_path, data=b"[]", content_type="application/json")
+    assert response.status_code == 403
+    assert response.json() == {"status": "error", "message": "Invalid signature", "error_code": 403}
+    assert CallbackLog.objects.get().error == "not from the ESP"
