@@ -14,7 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from callbacks.models import CallbackLog
-from callbacks.views import loggable_excerpt
+from callbacks.receive import loggable_excerpt
 from profiles.models import Profile, ProfileExport, ProfileImport, TimelineEvent
 from profiles.preference_links import make_token
 from providers.models import EmailProvider, TestEmail
