@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from callbacks import inbox
-from callbacks.mailbox import format as mailbox_format
+from callbacks.formats import mailbox as mailbox_format
 from callbacks.mailbox.client import MailboxError, close, open_mailbox, quoted
 from callbacks.mailbox.models import MAILBOX_KINDS, BounceMailbox
 from callbacks.mailbox.reader import Verdict, read_message

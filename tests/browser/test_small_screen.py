@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from callbacks.mailbox.models import MAILBOX_KINDS, BounceMailbox
 from callbacks.models import CallbackLog
-from callbacks.views import loggable_excerpt
+from callbacks.receive import loggable_excerpt
 from profiles.models import Profile, ProfileExport, ProfileImport, TimelineEvent
 from profiles.preference_links import make_token
 from providers.models import EmailProvider, TestEmail
