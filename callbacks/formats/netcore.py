@@ -164,8 +164,14 @@ class Netcore(Format):
             email=email,
             kind=kind,
             occurred_at=parse_timestamp(timestamp),
+            # The kind too: a soft and a hard bounce of one send may share event and time.
             dedupe_key=content_key(
-                shape.format, item.get(shape.event_id), esp_event, email.lower(), timestamp
+                shape.format,
+                item.get(shape.event_id),
+                esp_event,
+                kind.value,
+                email.lower(),
+                timestamp,
             ),
             meta=text(_first(item, shape.meta)),
             description=text(_first(item, shape.description)),

@@ -57,6 +57,22 @@ def test_no_event_id_so_the_key_hashes_transid_event_email_and_time():
     assert NETCORE.parse(json.dumps([{**item, "MSIZE": 9}]).encode())[0].dedupe_key == first
 
 
+def test_a_soft_and_a_hard_bounce_of_one_send_at_one_time_are_two_events():
+    item = {"TRANSID": 9, "EMAIL": "a@example.com", "EVENT": "bounced", "TIMESTAMP": 5}
+    soft, hard = NETCORE.parse(
+        json.dumps(
+            [{**item, "BOUNCE_TYPE": "SOFTBOUNCE"}, {**item, "BOUNCE_TYPE": "HARDBOUNCE"}]
+        ).encode()
+    )
+    assert (soft.kind, hard.kind) == (K.SOFT_BOUNCE, K.HARD_BOUNCE)
+    assert soft.dedupe_key != hard.dedupe_key
+
+
+def test_the_sample_has_no_two_events_with_one_key():
+    keys = [event.dedupe_key for event in NETCORE.parse(NETCORE.sample())]
+    assert len(set(keys)) == len(keys)
+
+
 @pytest.mark.parametrize("name", ["spam", "abuse", "SPAM", "Abuse"])
 def test_spam_and_abuse_both_mean_a_complaint(name):
     body = json.dumps([{"EMAIL": "a@example.com", "EVENT": name, "TIMESTAMP": 1}]).encode()
