@@ -25,4 +25,13 @@ app.conf.beat_schedule = {
         "task": "callbacks.tasks.prune_callback_history",
         "schedule": 3600.0,
     },
+    # Rates against the deliverability thresholds; new alerts are emailed to staff.
+    "check-deliverability-thresholds": {
+        "task": "deliverability.tasks.check_thresholds",
+        "schedule": 60.0,
+    },
+    "check-sending-domains": {
+        "task": "deliverability.tasks.check_sending_domains",
+        "schedule": 86400.0,
+    },
 }

@@ -13,3 +13,6 @@ MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 FIELD_ENCRYPTION_KEYS = ["dGVzdC1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA="]
+# Never the machine's resolver: a port where nothing answers, unless a test starts its own.
+DNS_RESOLVER = "127.0.0.1:9"
+DNS_TIMEOUT_SECONDS = 1.0
