@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from callbacks.models import DailyStat
+from tests.servers import celery_worker, smtp_server, tls_ca  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from deliverability.alerts import email_alert, raise_alerts
 from deliverability.models import Alert, Level, Metric, Thresholds
 from providers.models import EmailProvider
 from tests.factories import EmailProviderFactory, UserFactory
-from tests.servers import smtp_server, tls_ca  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
