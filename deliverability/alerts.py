@@ -46,7 +46,7 @@ def record_alert(provider_id: int, reading: Reading, day: date) -> Alert | None:
 
 
 def raise_alerts(today: date | None = None) -> list[Alert]:
-    """Compare every provider's rates with the thresholds; store and email new alerts."""
+    """Compare every provider's rates with the thresholds; the alerts new today."""
     today = today or timezone.localdate()
     raised = []
     for provider_id, rates in provider_rates(today=today).items():
@@ -57,11 +57,6 @@ def raise_alerts(today: date | None = None) -> list[Alert]:
             alert = record_alert(provider_id, reading, today)
             if alert is not None:
                 raised.append(alert)
-    if raised:
-        from .tasks import email_alert
-
-        for alert in raised:
-            email_alert.delay_on_commit(alert.pk)
     return raised
 
 

@@ -60,6 +60,8 @@ def lookup(res: dns.resolver.Resolver, name: str, rdtype: str) -> list:
         return []
     except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
         raise LookupFailed(str(exc)) from exc
+    except dns.exception.DNSException as exc:  # a name no DNS can hold, read from a record
+        raise ValueError(name) from exc
 
 
 def txt_records(res, name: str) -> list[str]:
@@ -89,6 +91,8 @@ def spf_terms(record: str) -> list[tuple[str, str, str]]:
             raise ValueError(term)
         if name in {"ip4", "ip6"}:
             ipaddress.ip_network(value, strict=False)
+        if name in {"include", "exists"} and not value:
+            raise ValueError(term)
         terms.append((qualifier, name, value))
     return terms
 
@@ -246,6 +250,8 @@ def guarded(check, *args) -> dict:
         return check(*args)
     except LookupFailed:
         return {"status": "lookup_failed"}
+    except ValueError:
+        return {"status": "malformed"}
 
 
 def check_domain(domain_check: DomainCheck) -> DomainCheck:

@@ -10,8 +10,12 @@ from .models import Alert
 
 @shared_task
 def check_thresholds() -> int:
-    """Compare every provider's rates with the thresholds; the number of new alerts."""
-    return len(alerts.raise_alerts())
+    """Compare every provider's rates with the thresholds and email each new alert to staff;
+    the number of new alerts."""
+    raised = alerts.raise_alerts()
+    for alert in raised:
+        email_alert.delay_on_commit(alert.pk)
+    return len(raised)
 
 
 @shared_task(acks_late=True)

@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from providers.models import EmailProvider
 
@@ -26,6 +26,7 @@ def back_to(request, fallback: str):
 
 
 @staff_member_required
+@require_http_methods(["GET", "POST"])
 def thresholds(request):
     current = Thresholds.current()
     form = ThresholdsForm(request.POST or None, instance=current)

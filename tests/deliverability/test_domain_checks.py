@@ -89,11 +89,14 @@ def test_spf_missing(dns_zone):
         ['"v=spf1 ip4:192.0.2.0/24 -all"', '"v=spf1 include:sendgrid.net -all"'],
         ['"v=spf1 ip4:192.0.2.300 -all"'],
         ['"v=spf1 frobnicate:example.com -all"'],
+        ['"v=spf1 include: -all"'],
+        ['"v=spf1 a:relay..example.net -all"'],
     ],
-    ids=["two records", "bad address", "unknown mechanism"],
+    ids=["two records", "bad address", "unknown mechanism", "empty include", "bad name"],
 )
 def test_spf_malformed(dns_zone, records):
-    dns_zone("\n".join(f"example.com. 60 IN TXT {record}" for record in records))
+    zone = [f"example.com. 60 IN TXT {record}" for record in records]
+    dns_zone("\n".join([*zone, "relay.example.net. 60 IN A 192.0.2.10"]))
     assert results(smtp_provider())["spf"]["status"] == "malformed"
 
 
