@@ -88,6 +88,11 @@ class ProviderRates:
         return next(r for r in self.readings if r.metric == metric and r.window == window)
 
     @property
+    def by_metric(self) -> list[list[Reading]]:
+        """The readings grouped by metric (each group: one reading per window)."""
+        return [[r for r in self.readings if r.metric == metric] for metric in Metric]
+
+    @property
     def worst_status(self) -> str:
         order = ["no_data", "low_volume", "ok", "warning", "critical"]
         return max((r.status for r in self.readings), key=order.index, default="no_data")

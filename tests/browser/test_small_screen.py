@@ -28,6 +28,8 @@ POST_ONLY = {
     "providers:rotate_callback",
     "providers:test_connection",
     "callbacks:sample",
+    "deliverability:acknowledge",
+    "deliverability:check_domain",
 }
 NOT_HTML = {
     "providers:test_email_status",
