@@ -31,4 +31,13 @@ app.conf.beat_schedule = {
         "task": "callbacks.tasks.poll_bounce_mailboxes",
         "schedule": float(settings.BOUNCE_MAILBOX_POLL_SECONDS),
     },
+    # Rates against the deliverability thresholds; new alerts are emailed to staff.
+    "check-deliverability-thresholds": {
+        "task": "deliverability.tasks.check_thresholds",
+        "schedule": 60.0,
+    },
+    "check-sending-domains": {
+        "task": "deliverability.tasks.check_sending_domains",
+        "schedule": 86400.0,
+    },
 }

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "profiles",
     "providers",
     "callbacks",
+    "deliverability",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +70,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "deliverability.context_processors.open_alerts",
             ],
         },
     },
@@ -281,3 +283,8 @@ LOGGING = {
     },
 }
 DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.TokenSafeExceptionReporterFilter"
+
+# --- Deliverability ---------------------------------------------------------------
+# The DNS server for the sending-domain checks ("host" or "host:port"); empty: the system's.
+DNS_RESOLVER = env("DNS_RESOLVER", default="")
+DNS_TIMEOUT_SECONDS = env.float("DNS_TIMEOUT_SECONDS", default=5.0)

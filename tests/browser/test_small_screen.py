@@ -30,6 +30,8 @@ POST_ONLY = {
     "providers:test_connection",
     "callbacks:sample",
     "callbacks:mailbox_poll",
+    "deliverability:acknowledge",
+    "deliverability:check_domain",
 }
 NOT_HTML = {
     "providers:test_email_status",

@@ -28,7 +28,12 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 # The pages only admins may use (DESIGN.md: rotate the callback URL; the soft-bounce policy and
 # re-activating a suppressed address are admin decisions too).
-STAFF_ONLY = {"providers:rotate_callback", "callbacks:policy", "profiles:reactivate"}
+STAFF_ONLY = {
+    "providers:rotate_callback",
+    "callbacks:policy",
+    "profiles:reactivate",
+    "deliverability:thresholds",
+}
 NOT_POSTED = {"providers:delete"}  # posting it would delete the provider the walk uses
 
 
