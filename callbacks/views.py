@@ -2,10 +2,10 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from common.permissions import staff_required
 from profiles.suppression import profiles_meeting_policy
 from providers.models import EmailProvider
 
@@ -43,11 +43,9 @@ def callback_log(request, pk):
     return render(request, "callbacks/callback_log.html", {"provider": provider, "logs": logs})
 
 
-@login_required
+@staff_required("Only admins can change the soft bounce policy.")
 def soft_bounce_policy(request):
     """Edit the soft-bounce policy; saving first shows how many profiles it would affect."""
-    if not request.user.is_staff:
-        raise PermissionDenied("Only admins can change the soft bounce policy.")
     policy = SoftBouncePolicy.current()
     # The form edits its own copy, so the page keeps showing the saved policy while previewing.
     form = SoftBouncePolicyForm(request.POST or None, instance=SoftBouncePolicy.current())

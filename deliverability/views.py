@@ -1,7 +1,6 @@
 """Deliverability pages: thresholds (staff), alert history, acknowledging, domain checks."""
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,6 +8,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from common.permissions import staff_required
 from providers.models import EmailProvider
 
 from . import domain_checks
@@ -25,7 +25,7 @@ def back_to(request, fallback: str):
     return redirect(fallback)
 
 
-@staff_member_required
+@staff_required("Only admins can change the deliverability thresholds.")
 @require_http_methods(["GET", "POST"])
 def thresholds(request):
     current = Thresholds.current()

@@ -159,7 +159,9 @@ def test_alert_history_lists_alerts(client_logged_in, add_stats, django_assert_m
 
 def test_thresholds_page_is_for_staff(client_logged_in, admin_client_logged_in):
     url = reverse("deliverability:thresholds")
-    assert client_logged_in.get(url).status_code == 302
+    refused = client_logged_in.get(url)
+    assert refused.status_code == 403
+    assert "Only admins can change the deliverability thresholds." in refused.content.decode()
     response = admin_client_logged_in.post(
         url,
         {
