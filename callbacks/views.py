@@ -1,5 +1,7 @@
 """The sample-callback button, the callback log and the soft-bounce policy page."""
 
+import copy
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -48,7 +50,7 @@ def soft_bounce_policy(request):
     """Edit the soft-bounce policy; saving first shows how many profiles it would affect."""
     policy = SoftBouncePolicy.current()
     # The form edits its own copy, so the page keeps showing the saved policy while previewing.
-    form = SoftBouncePolicyForm(request.POST or None, instance=SoftBouncePolicy.current())
+    form = SoftBouncePolicyForm(request.POST or None, instance=copy.copy(policy))
     preview = None
     if request.method == "POST" and form.is_valid():
         if request.POST.get("action") == "save":
