@@ -41,6 +41,17 @@ def test_policy_page_shows_the_default_never_and_the_documented_behaviour(admin_
     assert response.context["form"]["threshold"].value() is None
 
 
+def test_policy_page_and_field_help_define_the_window_the_same_way(admin_client_logged_in):
+    """The window as profiles.suppression counts it: within N days of now and of the first."""
+    html = " ".join(
+        admin_client_logged_in.get(reverse("callbacks:policy")).content.decode().split()
+    )
+    rule = "within {n} before now and within {m} after the first one counted"
+    assert rule.format(n="the chosen number of days", m="that many days") in html
+    assert rule.format(n="this many days", m="this many days") in html  # the field's help
+    assert "this close together" not in html
+
+
 def test_policy_page_shows_a_saved_policy(admin_client_logged_in):
     SoftBouncePolicy.objects.create(pk=1, threshold=3, window_days=14)
     response = admin_client_logged_in.get(reverse("callbacks:policy"))
