@@ -121,6 +121,19 @@ def test_sample_callback_runs_the_real_path_and_changes_nothing(
     assert not ReceivedEvent.objects.exists()
 
 
+def test_after_a_sample_the_panel_summary_and_table_agree(client_logged_in, smtp_provider):
+    client_logged_in.post(reverse("callbacks:sample", args=[smtp_provider.pk]))
+
+    page = client_logged_in.get(reverse("providers:detail", args=[smtp_provider.pk]))
+    html = " ".join(page.content.decode().split())
+
+    assert "None received yet" not in html
+    assert "None from the provider yet" in html
+    assert "0 requests; not counted: 1 sample sent from this page" in html
+    assert 'badge text-bg-secondary">sample</span>' in html
+    assert "Last 1 request to the callback URL, samples included and marked." in html
+
+
 def test_sample_callback_needs_a_signed_in_post(client, client_logged_in, smtp_provider):
     url = reverse("callbacks:sample", args=[smtp_provider.pk])
     assert client.post(url).status_code == 302
@@ -186,7 +199,7 @@ def test_health_counts_requests_of_the_last_24_hours_and_events_dated_today(smtp
         "Spam": 1,
         "Unsubscribed": 1,
     }
-    assert (health.requests_24h, health.rejected_24h) == (1, 0)
+    assert (health.requests_24h, health.rejected_24h, health.samples_24h) == (1, 0, 1)
 
 
 def test_warning_when_test_emails_went_out_but_no_callback_came(smtp_provider):
