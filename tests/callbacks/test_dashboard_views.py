@@ -134,6 +134,26 @@ def test_after_a_sample_the_panel_summary_and_table_agree(client_logged_in, smtp
     assert "Last 1 request to the callback URL, samples included and marked." in html
 
 
+def test_a_replays_counts_add_up_the_same_on_the_provider_page_and_the_log(
+    client_logged_in, smtp_provider
+):
+    CallbackLog.objects.create(
+        provider=smtp_provider,
+        status_code=200,
+        events_total=12,
+        processed=11,
+        failed=1,
+        duplicates=5,
+        ignored=2,
+        applied_at=timezone.now(),
+    )
+    counts = "12 received: 4 new, 5 duplicates, 2 ignored, 1 failed"
+    for name in ("providers:detail", "callbacks:log"):
+        html = client_logged_in.get(reverse(name, args=[smtp_provider.pk])).content.decode()
+        assert counts in html, name
+        assert "processed" not in html, name
+
+
 def test_sample_callback_needs_a_signed_in_post(client, client_logged_in, smtp_provider):
     url = reverse("callbacks:sample", args=[smtp_provider.pk])
     assert client.post(url).status_code == 302
