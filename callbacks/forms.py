@@ -12,8 +12,9 @@ class SoftBouncePolicyForm(forms.ModelForm):
         help_texts = {
             "threshold": "Make an address Inactive after this many soft bounces. "
             "Leave empty to never do so.",
-            "window_days": "Only soft bounces this close together count; "
-            "a delivered email starts the count again.",
+            "window_days": "A soft bounce counts if it happened within this many days before "
+            "now and within this many days after the first one counted; otherwise it starts a "
+            "new count. A delivered email also starts the count again.",
         }
 
     def clean_threshold(self):

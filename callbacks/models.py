@@ -61,6 +61,11 @@ class CallbackLog(models.Model):
         """Accepted events that no worker has applied yet."""
         return self.processed > 0 and self.applied_at is None and not self.is_sample
 
+    @property
+    def new_events(self) -> int:
+        """Readable events that were neither duplicates nor ignored: new to Postdesk."""
+        return self.processed - self.duplicates - self.ignored
+
 
 class PendingBatch(models.Model):
     """An accepted callback batch waiting for a worker to apply it (see `callbacks.inbox`)."""

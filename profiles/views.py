@@ -2,12 +2,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
 from .forms import ProfileFilterForm, ReactivateForm
 from .listing import filtered_profiles, paginate_without_count
 from .models import Profile
+from .preference_links import make_token
 
 TIMELINE_PER_PAGE = 25
 
@@ -63,7 +65,14 @@ def profile_detail(request, pk):
     return render(
         request,
         "profiles/profile_detail.html",
-        {"profile": profile, "timeline": timeline, "events": timeline.items},
+        {
+            "profile": profile,
+            "timeline": timeline,
+            "events": timeline.items,
+            "preference_center_url": reverse(
+                "profiles:preferences", args=[make_token(profile.email)]
+            ),
+        },
     )
 
 

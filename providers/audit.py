@@ -1,7 +1,7 @@
 """The audit trail of provider changes, kept in Django's admin log (LogEntry).
 
 Every dashboard change goes through `record()`, so admins see who did what and when in
-Django admin (Email providers > History, and the "Provider audit trail" list). Messages
+Django admin (Email providers > History, and the "Provider audit entries" list). Messages
 name the fields that changed, never their values: secrets must not leak into the log.
 """
 
@@ -87,12 +87,17 @@ def record_connection_test(
     `destination` is host:port or the API base; the secret itself is never written.
     """
     outcome = f"failed at “{failed_step}”" if failed_step else "succeeded"
-    secret = "a newly typed secret" if secret_typed else "the stored secret"
+    if secret_typed:
+        secret = "with a newly typed secret"
+    elif provider.has_secret:
+        secret = "with the stored secret"
+    else:
+        secret = "without a password" if provider.is_smtp else "without an API key"
     return LogEntry.objects.log_actions(
         user_id=user.pk,
         queryset=[provider],
         action_flag=_FLAGS[TESTED_CONNECTION],
-        change_message=f"Tested the connection to {destination} with {secret}: {outcome}.",
+        change_message=f"Tested the connection to {destination} {secret}: {outcome}.",
         single_object=True,
     )
 

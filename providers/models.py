@@ -327,7 +327,7 @@ class ProviderAuditEntry(LogEntry):
     class Meta:
         proxy = True
         verbose_name = "provider audit entry"
-        verbose_name_plural = "provider audit trail"
+        verbose_name_plural = "provider audit entries"
 
 
 class TestEmail(models.Model):

@@ -184,6 +184,11 @@ def provider_mark_default(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("providers:list")
 
 
+def posts_fragments(provider: EmailProvider) -> list[str]:
+    """Who posts to the callback URL, for the rotate page: the kind's own words, else an ESP's."""
+    return [f"providers/kinds/_posts_{provider.kind}.html", "providers/kinds/_posts_esp.html"]
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def provider_rotate_callback(request: HttpRequest, pk: int) -> HttpResponse:
@@ -192,7 +197,8 @@ def provider_rotate_callback(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only admins can rotate a callback URL.")
     provider = get_object_or_404(EmailProvider, pk=pk)
     if request.method != "POST":
-        return render(request, "providers/provider_confirm_rotate.html", {"provider": provider})
+        context = {"provider": provider, "posts_fragments": posts_fragments(provider)}
+        return render(request, "providers/provider_confirm_rotate.html", context)
     with transaction.atomic():
         provider.rotate_callback_token()
         audit.record(request.user, provider, audit.ROTATED_CALLBACK)

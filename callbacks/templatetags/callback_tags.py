@@ -28,6 +28,7 @@ class CallbackHealth:
     last_received_at: datetime | None = None
     requests_24h: int = 0
     rejected_24h: int = 0
+    samples_24h: int = 0  # sample callbacks sent from the provider page; not in the counts above
     counts_today: dict[str, int] = field(default_factory=dict)  # kind label → events dated today
     quiet_since_test_email: datetime | None = None  # set when the warning applies
     failing_batches: int = 0  # accepted batches whose application failed and is retried
@@ -50,17 +51,19 @@ def callback_health(provider: EmailProvider, now: datetime | None = None) -> Cal
     """
     now = now or timezone.now()
     since = now - timedelta(hours=24)
-    real = CallbackLog.objects.filter(provider=provider, is_sample=False)
+    real, recent = Q(is_sample=False), Q(received_at__gte=since)
     aggregates = {
-        "last": Max("received_at"),
-        "requests": Count("id", filter=Q(received_at__gte=since)),
-        "rejected": Count("id", filter=Q(received_at__gte=since, status_code__gte=400)),
+        "last": Max("received_at", filter=real),
+        "requests": Count("id", filter=real & recent),
+        "rejected": Count("id", filter=real & recent & Q(status_code__gte=400)),
+        "samples": Count("id", filter=~real & recent),
     }
-    row = real.aggregate(**aggregates)
+    row = CallbackLog.objects.filter(provider=provider).aggregate(**aggregates)
     health = CallbackHealth(
         last_received_at=row["last"],
         requests_24h=row["requests"],
         rejected_24h=row["rejected"],
+        samples_24h=row["samples"],
         counts_today=_counts_of_day(provider, timezone.localdate(now)),
     )
     last_test = (

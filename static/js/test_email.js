@@ -20,6 +20,9 @@
       })
       .then(function (data) {
         box.innerHTML = data.html; // rendered by our own template, escaped server-side
+        document.querySelectorAll("[data-events-hint]").forEach(function (hint) {
+          hint.hidden = (hint.dataset.eventsHint === "failed") !== (data.status === "failed");
+        });
         if (!data.is_finished && Date.now() - started < GIVE_UP_MS) setTimeout(poll, delay());
       })
       .catch(function () {

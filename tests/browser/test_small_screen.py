@@ -18,6 +18,7 @@ from callbacks.models import CallbackLog
 from callbacks.receive import loggable_excerpt
 from profiles.models import Profile, ProfileExport, ProfileImport, TimelineEvent
 from profiles.preference_links import make_token
+from providers import audit
 from providers.models import EmailProvider, TestEmail
 from tests.factories import EmailProviderFactory, ProfileFactory
 from tests.url_walk import dashboard_urls
@@ -59,7 +60,9 @@ def wide_data(marketer):
     """Providers of every kind and the records that fill the wider pages."""
     smtp = EmailProviderFactory(nickname="Newsletter relay (EU)", from_address=LONG_ADDRESS)
     EmailProviderFactory(gmail=True, nickname="Support Gmail")
-    EmailProviderFactory(sendgrid=True, nickname="SendGrid marketing", from_address=LONG_ADDRESS)
+    sendgrid = EmailProviderFactory(
+        sendgrid=True, nickname="SendGrid marketing", from_address=LONG_ADDRESS
+    )
     EmailProviderFactory(netcore=True, nickname="Netcore transactional")
     EmailProvider.objects.mark_default(smtp)
     TestEmail.objects.create(provider=smtp, recipient=LONG_ADDRESS, requested_by=marketer)
@@ -71,6 +74,9 @@ def wide_data(marketer):
         processed=1001,
         body_excerpt=loggable_excerpt(compact_sendgrid_body(1001).encode()),
     )
+    for provider in (smtp, sendgrid):
+        add_audit_entries(marketer, provider)
+        add_callback_rows(provider)
     profile = ProfileFactory(email=LONG_ADDRESS)
     Profile.objects.filter(pk=profile.pk).update(status=Profile.Status.INACTIVE)
     TimelineEvent.objects.create(
@@ -88,7 +94,36 @@ def wide_data(marketer):
     )
     ProfileImport.objects.create(created_by=marketer, filename="contacts-2026.csv")
     ProfileExport.objects.create(created_by=marketer, status=ProfileExport.Status.DONE)
-    return {"profile": profile}
+    return {"profile": profile, "smtp": smtp}
+
+
+def add_audit_entries(user, provider: EmailProvider) -> None:
+    """Audit entries with the longest words they carry: field labels, hosts and API bases."""
+    audit.record(user, provider, audit.CREATED)
+    audit.record(
+        user, provider, audit.EDITED, ["nickname", "from_address", "preference_center_url"]
+    )
+    audit.record(user, provider, audit.ROTATED_CALLBACK)
+    for destination in ("https://api.sendgrid-eu.example-company.com/v3", LONG_ADDRESS):
+        audit.record_connection_test(user, provider, destination, "Authentication", True)
+
+
+def add_callback_rows(provider: EmailProvider) -> None:
+    """Callback requests of every status: applied, waiting, rejected, failed, a sample."""
+    rows = [
+        {"status_code": 200, "events_total": 12, "processed": 11, "failed": 1, "duplicates": 5},
+        {"status_code": 200, "events_total": 1000, "processed": 1000},  # waiting
+        {"status_code": 401, "error": "Signature verification failed: " + "x" * 120},
+        {"status_code": 400, "error": "Unreadable JSON: Expecting value at line 1 column 1"},
+        {"status_code": 413, "error": "Request body larger than 10485760 bytes."},
+        {"status_code": 200, "events_total": 3, "processed": 3, "is_sample": True},
+    ]
+    now = timezone.now()
+    for row in rows:
+        applied = None if row.get("events_total") == 1000 else now
+        CallbackLog.objects.create(
+            provider=provider, payload_format="generic_v2", applied_at=applied, **row
+        )
 
 
 def ids_for(name: str) -> list[int]:
@@ -159,6 +194,16 @@ def test_every_page_fits_a_390px_screen(signed_in_page, live_server, wide_data, 
     table_box = page.locator(".table-responsive").first
     assert table_box.evaluate("box => box.scrollWidth <= box.clientWidth")
     expect(page.get_by_role("button", name="Mark as Default").first).to_be_in_viewport()
+
+    # The provider page: the audit trail fits its card; callback outcomes are readable.
+    page.goto(live_server.url + reverse("providers:detail", args=[wide_data["smtp"].pk]))
+    screenshot(page, "provider-390px")
+    audit_box = page.locator("#audit-heading ~ .table-responsive")
+    assert audit_box.evaluate("box => box.scrollWidth <= box.clientWidth")
+    outcome_widths = page.locator("#callbacks td.callback-outcome").evaluate_all(
+        "cells => cells.map(cell => cell.getBoundingClientRect().width)"
+    )
+    assert len(outcome_widths) >= 6 and min(outcome_widths) >= 150, outcome_widths
 
     page.context.clear_cookies()  # the public pages, as a recipient or a newcomer sees them
     for url in (

@@ -6,6 +6,7 @@ import json
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from callbacks.models import CallbackLog, DailyStat
 from callbacks.receive import loggable_excerpt
@@ -85,3 +86,20 @@ def test_the_callback_log_shows_the_address_and_keeps_big_batches_short(
     # … and a 1001-event row takes a few lines, not the screen, however its JSON is spaced.
     for row in page.get_by_role("row").all()[1:]:
         assert row.bounding_box()["height"] < 300, row.inner_text()[:80]
+
+
+def test_the_admin_provider_list_fits_1280px_with_its_created_column(
+    signed_in_page, live_server, screenshot
+):
+    for nickname, address in (
+        ("Newsletter relay", "campaign-notifications.department@marketing.example-company.com"),
+        ("Support Gmail", "newcomer.test@gmail.com"),
+    ):
+        EmailProviderFactory(nickname=nickname, from_address=address)
+    page = signed_in_page  # 1280 px wide
+    page.goto(live_server.url + reverse("admin:providers_emailprovider_changelist"))
+    screenshot(page, "admin-providers-1280px")
+
+    results = page.locator("#changelist .results")
+    assert results.evaluate("box => box.scrollWidth <= box.clientWidth")
+    expect(page.get_by_role("columnheader", name="Created at")).to_be_in_viewport(ratio=1)

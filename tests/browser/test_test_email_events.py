@@ -56,3 +56,26 @@ def test_a_callback_naming_the_test_email_shows_on_its_page(
     expect(row).to_contain_text("550 5.1.1 mailbox does not exist")
     expect(events).not_to_contain_text("Nothing yet")
     screenshot(page, "test-email-events")
+
+
+def test_a_failed_test_email_drops_the_reload_hint_and_shows_its_attempts(
+    signed_in_page, live_server, smtp_server, celery_worker
+):
+    server = smtp_server("smtp", refuse={"ghost@acme.test": "550 5.1.1 User unknown"})
+    EmailProviderFactory(
+        nickname="Loopback relay", host=server.host, port=server.port, scheme="smtp", username=""
+    )
+    page = signed_in_page
+    page.reload()
+    page.get_by_role("link", name="Send test email (Loopback relay)").click()
+    page.get_by_label("Recipient").fill("ghost@acme.test")
+    page.get_by_role("button", name="Send test email").click()
+    expect(page.get_by_text("Failed", exact=True)).to_be_visible(timeout=20_000)
+
+    events = page.locator("#test-email-events")
+    expect(events.get_by_text("Nothing yet")).to_be_hidden()
+    expect(events.get_by_text("Nothing to report: the message was not sent.")).to_be_visible()
+    expect(page.locator("#test-email-status")).to_contain_text("1 attempt.")
+    page.reload()  # the same once the page is loaded after the verdict
+    expect(events.get_by_text("Nothing yet")).to_be_hidden()
+    expect(page.locator("#test-email-status")).to_contain_text("1 attempt.")

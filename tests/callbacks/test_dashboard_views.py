@@ -41,6 +41,17 @@ def test_policy_page_shows_the_default_never_and_the_documented_behaviour(admin_
     assert response.context["form"]["threshold"].value() is None
 
 
+def test_policy_page_and_field_help_define_the_window_the_same_way(admin_client_logged_in):
+    """The window as profiles.suppression counts it: within N days of now and of the first."""
+    html = " ".join(
+        admin_client_logged_in.get(reverse("callbacks:policy")).content.decode().split()
+    )
+    rule = "within {n} before now and within {m} after the first one counted"
+    assert rule.format(n="the chosen number of days", m="that many days") in html
+    assert rule.format(n="this many days", m="this many days") in html  # the field's help
+    assert "this close together" not in html
+
+
 def test_policy_page_shows_a_saved_policy(admin_client_logged_in):
     SoftBouncePolicy.objects.create(pk=1, threshold=3, window_days=14)
     response = admin_client_logged_in.get(reverse("callbacks:policy"))
@@ -110,6 +121,39 @@ def test_sample_callback_runs_the_real_path_and_changes_nothing(
     assert not ReceivedEvent.objects.exists()
 
 
+def test_after_a_sample_the_panel_summary_and_table_agree(client_logged_in, smtp_provider):
+    client_logged_in.post(reverse("callbacks:sample", args=[smtp_provider.pk]))
+
+    page = client_logged_in.get(reverse("providers:detail", args=[smtp_provider.pk]))
+    html = " ".join(page.content.decode().split())
+
+    assert "None received yet" not in html
+    assert "None from the provider yet" in html
+    assert "0 requests; not counted: 1 sample sent from this page" in html
+    assert 'badge text-bg-secondary">sample</span>' in html
+    assert "Last 1 request to the callback URL, samples included and marked." in html
+
+
+def test_a_replays_counts_add_up_the_same_on_the_provider_page_and_the_log(
+    client_logged_in, smtp_provider
+):
+    CallbackLog.objects.create(
+        provider=smtp_provider,
+        status_code=200,
+        events_total=12,
+        processed=11,
+        failed=1,
+        duplicates=5,
+        ignored=2,
+        applied_at=timezone.now(),
+    )
+    counts = "12 received: 4 new, 5 duplicates, 2 ignored, 1 failed"
+    for name in ("providers:detail", "callbacks:log"):
+        html = client_logged_in.get(reverse(name, args=[smtp_provider.pk])).content.decode()
+        assert counts in html, name
+        assert "processed" not in html, name
+
+
 def test_sample_callback_needs_a_signed_in_post(client, client_logged_in, smtp_provider):
     url = reverse("callbacks:sample", args=[smtp_provider.pk])
     assert client.post(url).status_code == 302
@@ -175,7 +219,7 @@ def test_health_counts_requests_of_the_last_24_hours_and_events_dated_today(smtp
         "Spam": 1,
         "Unsubscribed": 1,
     }
-    assert (health.requests_24h, health.rejected_24h) == (1, 0)
+    assert (health.requests_24h, health.rejected_24h, health.samples_24h) == (1, 0, 1)
 
 
 def test_warning_when_test_emails_went_out_but_no_callback_came(smtp_provider):

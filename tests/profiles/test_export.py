@@ -69,6 +69,12 @@ def test_export_page_says_what_it_exports_and_starts_nothing(client_logged_in):
 
 
 @pytest.mark.django_db
+def test_export_sentence_has_no_stray_space_before_its_comma(client_logged_in):
+    html = client_logged_in.get(URL, {"status": "inactive"}).content.decode()
+    assert "the profiles with status Inactive, in the list's order" in html
+
+
+@pytest.mark.django_db
 def test_export_builds_the_file_in_the_background_and_downloads_it(
     client_logged_in, eager_celery, django_capture_on_commit_callbacks
 ):

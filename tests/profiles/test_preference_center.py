@@ -318,6 +318,8 @@ def test_a_test_emails_preference_link_says_so_and_changes_nothing(client):
     assert page.status_code == 200
     body = page.content.decode()
     assert "This link came from a test email" in body
+    assert "lead to this page instead of the preference center" in body
+    assert "show where the real links lead" not in body  # no preference center is shown
     assert "Save preferences" not in body
 
     posted = client.post(from_test_email(), {"categories": [], "unsubscribe_all": "on"})

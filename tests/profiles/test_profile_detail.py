@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -6,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from profiles.models import Profile, TimelineEvent
+from profiles.preference_links import read_token
 from profiles.views import TIMELINE_PER_PAGE
 from tests.factories import ProfileFactory
 
@@ -209,3 +211,18 @@ def test_detail_names_the_categories_opted_out_of(client_logged_in):
     profile = ProfileFactory(unsubscribed_categories=["offers", "newsletters"])
     body = client_logged_in.get(reverse("profiles:detail", args=[profile.pk])).content.decode()
     assert "Opted out of: Newsletters, Offers" in body
+
+
+@pytest.mark.django_db
+def test_profile_page_opens_the_profiles_own_preference_center_in_a_new_tab(client_logged_in):
+    profile = ProfileFactory(email="ada@example.com")
+    html = client_logged_in.get(reverse("profiles:detail", args=[profile.pk])).content.decode()
+
+    link = re.search(r'<a [^>]*href="([^"]+)"[^>]*>Open preference center</a>', html)
+    assert link, "no Open preference center link"
+    assert 'target="_blank"' in link.group(0) and 'rel="noopener"' in link.group(0)
+    token = link.group(1).rstrip("/").rsplit("/", 1)[-1]
+    assert read_token(token) == "ada@example.com"  # freshly signed, for this profile
+    page = client_logged_in.get(link.group(1))
+    assert page.status_code == 200
+    assert "ada@example.com" in page.content.decode()

@@ -169,6 +169,8 @@ def test_audit_trail_lists_provider_changes_with_who_and_when(client_logged_in, 
     assert user.username in html
     assert provider.nickname in html
     assert "Marked as the default provider." in html
+    assert "1 provider audit entry" in html
+    assert "provider audit trail" not in html.lower()  # the list counts entries, not trails
     entry = LogEntry.objects.get()
     assert (
         admin.get(reverse("admin:providers_providerauditentry_delete", args=[entry.pk])).status_code

@@ -679,6 +679,26 @@ def test_rotate_asks_for_confirmation_first_and_says_the_url_dies_at_once(
     assert f'href="{url}"' in detail.content.decode()  # the detail page links to the page
 
 
+ROTATE_POSTER = {  # who posts to the callback URL, as each kind's rotate page says it
+    "smtp": "your own bounce processing or relay posts them to the current URL",
+    "gmail": "Gmail does not post delivery events itself",
+    "sendgrid": "SendGrid's Event Webhook still posts events to the current URL",
+    "netcore": "Netcore's webhooks still post events to the current URL",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ROTATE_POSTER))
+def test_rotate_page_says_who_posts_to_the_url_for_each_kind(admin_client_logged_in, kind):
+    provider = EmailProviderFactory(**({} if kind == "smtp" else {kind: True}))
+    url = reverse("providers:rotate_callback", args=[provider.pk])
+
+    html = admin_client_logged_in.get(url).content.decode()
+
+    assert ROTATE_POSTER[kind] in html
+    assert f"{provider.get_kind_display()}'s webhook settings" not in html
+    assert f"{provider.get_kind_display()} still posts" not in html
+
+
 def test_rotate_refuses_other_methods(admin_client_logged_in):
     provider = EmailProviderFactory()
     response = admin_client_logged_in.put(reverse("providers:rotate_callback", args=[provider.pk]))

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from providers.models import TestEmail
-from providers.sending import DeliveryOutcome, deliver_test_email, mark_stale
+from providers.sending import DeliveryOutcome, compose_test_email, deliver_test_email, mark_stale
 from tests.factories import EmailProviderFactory, UserFactory
 from tests.servers import SMTP_PASSWORD, SMTP_USER
 
@@ -133,3 +133,17 @@ def test_sending_row_older_than_the_limit_is_marked_stale(db):
     assert mark_stale(fresh) is False
     assert test_email.failure_reason == TestEmail.FailureReason.STALE
     assert TestEmail.objects.get(pk=fresh.pk).status == TestEmail.Status.SENDING
+
+
+@pytest.mark.parametrize(("center", "has_links"), [("none", False), ("system", True)])
+def test_the_test_email_mentions_inactive_links_only_when_it_has_them(center, has_links):
+    provider = EmailProviderFactory(preference_center=center)
+    test_email = TestEmail.objects.create(
+        provider=provider, recipient="ada@example.org", requested_by=UserFactory()
+    )
+
+    message = compose_test_email(test_email, meta="m")
+
+    for body in (message.text, message.html):
+        assert ("Email preferences:" in body) is has_links
+        assert ("links do not act on test emails" in body) is has_links

@@ -37,6 +37,16 @@ def test_inactive_recipient_is_warned_about_and_nothing_is_sent(
     assert not TestEmail.objects.exists()
 
 
+def test_the_warning_offers_one_submit_button_send_anyway(client_logged_in, send_url, bounced):
+    body = client_logged_in.post(send_url, {"recipient": "bounced@acme.test"}).content.decode()
+
+    form = body[body.index('<form method="post" class="card card-body"') :]
+    form = form[: form.index("</form>")]
+    assert form.count('type="submit"') == 1
+    assert ">Send anyway</button>" in body
+    assert ">Send test email</button>" not in body
+
+
 def test_send_anyway_sends_to_the_address_the_warning_named(client_logged_in, send_url, bounced):
     response = client_logged_in.post(
         send_url, {"recipient": "bounced@acme.test", "send_anyway": "bounced@acme.test"}

@@ -300,3 +300,14 @@ def test_test_connection_runs_are_recorded_without_the_secret(
     assert "newly typed secret" in messages[1]
     for message in messages:
         assert STORED not in message and TYPED not in message
+
+
+def test_a_connection_test_without_any_secret_says_so(client_logged_in, capture_smtp):
+    saved = EmailProviderFactory(**{**target(capture_smtp), "username": ""})
+    EmailProvider.objects.filter(pk=saved.pk).update(secret_encrypted="", secret_last4="")
+
+    check_connection(client_logged_in, saved, {**target(capture_smtp), "username": ""})
+
+    message = LogEntry.objects.get(object_id=str(saved.pk)).get_change_message()
+    assert "without a password" in message
+    assert "stored secret" not in message
