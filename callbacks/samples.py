@@ -8,6 +8,7 @@ that is rolled back (see `views.process_callback`).
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 
 from providers.models import EmailProvider
 
@@ -20,6 +21,7 @@ def sample_body(provider: EmailProvider) -> bytes:
         EmailProvider.Kind.GMAIL: _legacy_bounce,
         EmailProvider.Kind.SENDGRID: _sendgrid,
         EmailProvider.Kind.NETCORE: _netcore,
+        EmailProvider.Kind.POSTMARK: _postmark,
     }
     return json.dumps(builders[provider.kind]()).encode()
 
@@ -98,3 +100,22 @@ def _netcore() -> list:
         event("bounced", BOUNCE_TYPE="HARDBOUNCE", RESPONSE="Sample: no such user"),
         event("opened"),
     ]
+
+
+def _postmark() -> dict:
+    """One record per request, as Postmark posts them: a hard bounce."""
+    return {
+        "RecordType": "Bounce",
+        "ID": int(time.time() * 1000),
+        "Type": "HardBounce",
+        "TypeCode": 1,
+        "Name": "Hard bounce",
+        "MessageID": str(uuid.uuid4()),
+        "MessageStream": "outbound",
+        "Description": "Sample: the server was unable to deliver your message.",
+        "Details": "Sample: smtp;550 5.1.1 The email account does not exist.",
+        "Email": SAMPLE_EMAIL,
+        "BouncedAt": datetime.now(UTC).isoformat(),
+        "Inactive": True,
+        "Metadata": {"meta": f"{SAMPLE_EMAIL}|sample|"},
+    }

@@ -30,7 +30,7 @@ from providers.models import EmailProvider
 from . import inbox, samples, services, signatures
 from .forms import SoftBouncePolicyForm, made_inactive_message
 from .models import CallbackLog, SoftBouncePolicy
-from .parsers import BatchReport, MalformedPayload, checker_for, parser_for
+from .parsers import BatchReport, MalformedPayload, checker_for, parser_for, postmark
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +198,11 @@ def _verify_and_check(provider, body, headers, is_sample) -> tuple[Outcome, Batc
             signatures.verify_request(key, body, headers)
         except signatures.SignatureError as exc:
             return Outcome(403, error_body(403, "Invalid signature"), error=str(exc)), None
+    if provider.kind == EmailProvider.Kind.POSTMARK and not is_sample:
+        try:
+            postmark.verify(provider.webhook_secret, headers)
+        except postmark.CredentialsRefused as exc:
+            return Outcome(403, error_body(403, "Invalid credentials"), error=str(exc)), None
     try:
         report = checker_for(provider)(body)
     except MalformedPayload as exc:
