@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -24,5 +25,10 @@ app.conf.beat_schedule = {
     "prune-callback-history": {
         "task": "callbacks.tasks.prune_callback_history",
         "schedule": 3600.0,
+    },
+    # Bounce mailboxes over IMAP (callbacks.mailbox.poller).
+    "poll-bounce-mailboxes": {
+        "task": "callbacks.tasks.poll_bounce_mailboxes",
+        "schedule": float(settings.BOUNCE_MAILBOX_POLL_SECONDS),
     },
 }

@@ -109,7 +109,7 @@ def test_missing_or_forged_credentials_are_403_and_store_nothing(client, headers
     assert response.status_code == 403
     assert response.json() == {
         "status": "error",
-        "message": "Invalid credentials",
+        "message": "Invalid signature",
         "error_code": 403,
     }
     assert Profile.objects.count() == 0
@@ -118,7 +118,7 @@ def test_missing_or_forged_credentials_are_403_and_store_nothing(client, headers
 
 
 @pytest.mark.django_db
-def test_the_sample_callback_is_a_postmark_record_the_endpoint_accepts(admin_client):
+def test_the_sample_callback_is_postmark_records_the_endpoint_accepts(admin_client):
     provider = postmark_provider()
 
     response = admin_client.post(reverse("callbacks:sample", args=[provider.pk]), follow=True)
@@ -128,7 +128,7 @@ def test_the_sample_callback_is_a_postmark_record_the_endpoint_accepts(admin_cli
         200,
         "postmark",
         True,
-        1,
+        2,
     )
     assert "Sample callback accepted (200)" in response.content.decode()
 

@@ -8,12 +8,12 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from callbacks import signatures
+from callbacks.formats import sendgrid as signatures
 from callbacks.models import CallbackLog
 from profiles.models import Profile
 from providers.models import EmailProvider
 
-from .conftest import payload, post
+from ..conftest import payload, post
 
 # SendGrid's published SDK test vector (sendgrid-python/-go/-java/-nodejs event-webhook tests).
 SDK_PUBLIC_KEY = (

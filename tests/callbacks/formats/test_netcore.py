@@ -3,16 +3,16 @@ from datetime import UTC, datetime
 
 import pytest
 
+from callbacks.formats.netcore import FORMAT as NETCORE
 from callbacks.models import EventKind
-from callbacks.parsers import netcore
 
-from .conftest import payload
+from ..conftest import payload
 
 K = EventKind
 
 
 def test_native_payload():
-    batch = netcore.parse(payload("netcore_native.json"))
+    batch = NETCORE.parse(payload("netcore_native.json"))
     assert batch.payload_format == "netcore" and batch.errors == []
     assert [(e.esp_event, e.kind) for e in batch] == [
         ("sent", K.DELIVERED),
@@ -36,7 +36,7 @@ def test_native_payload():
 
 
 def test_migration_payload():
-    batch = netcore.parse(payload("netcore_migration.json"))
+    batch = NETCORE.parse(payload("netcore_migration.json"))
     assert batch.payload_format == "netcore_migration" and batch.errors == []
     assert [e.kind for e in batch] == [
         K.DELIVERED,
@@ -52,12 +52,12 @@ def test_migration_payload():
 
 def test_no_event_id_so_the_key_hashes_transid_event_email_and_time():
     item = {"TRANSID": 1, "EMAIL": "a@example.com", "EVENT": "sent", "TIMESTAMP": 5}
-    first = netcore.parse(json.dumps([item]).encode())[0].dedupe_key
-    assert netcore.parse(json.dumps([{**item, "TIMESTAMP": 6}]).encode())[0].dedupe_key != first
-    assert netcore.parse(json.dumps([{**item, "MSIZE": 9}]).encode())[0].dedupe_key == first
+    first = NETCORE.parse(json.dumps([item]).encode())[0].dedupe_key
+    assert NETCORE.parse(json.dumps([{**item, "TIMESTAMP": 6}]).encode())[0].dedupe_key != first
+    assert NETCORE.parse(json.dumps([{**item, "MSIZE": 9}]).encode())[0].dedupe_key == first
 
 
 @pytest.mark.parametrize("name", ["spam", "abuse", "SPAM", "Abuse"])
 def test_spam_and_abuse_both_mean_a_complaint(name):
     body = json.dumps([{"EMAIL": "a@example.com", "EVENT": name, "TIMESTAMP": 1}]).encode()
-    assert netcore.parse(body)[0].kind == K.SPAM
+    assert NETCORE.parse(body)[0].kind == K.SPAM

@@ -1,9 +1,10 @@
-"""What every callback parser shares: the normalised event, the errors, JSON and field helpers.
+"""What every callback format shares: the `Format` base class, the normalised event, the
+errors, JSON and field helpers.
 
-A parser turns the raw body an ESP posted into a `ParsedBatch`: the events it could read, in
-body order, plus one `EventError` per item it could not. A checker finds only what the answer
+A format turns the raw body an ESP posted into a `ParsedBatch`: the events it could read, in
+body order, plus one `EventError` per item it could not. Its `check` finds only what the answer
 needs, a `BatchReport`: how many items, which could not be read. The endpoint checks a body and
-stores it; the worker that applies it parses it. Parsers and checkers are pure — no ORM, no
+stores it; the worker that applies it parses it. Parsing and checking are pure — no ORM, no
 request — so they are tested with bytes alone. Something wrong with the body as a whole (not
 JSON, the wrong shape, a mandatory key missing, too many events) raises `MalformedPayload`,
 whose message is what the 400 answer says (seed 003, "Response Codes").
@@ -14,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 
@@ -24,8 +26,8 @@ from callbacks.models import EventKind
 from profiles.models import normalize_email
 
 # Seed 003: "more than 1000 events are sent in a single API call" → 400. CleverTap's own formats
-# only (generic v2, legacy): SendGrid and Netcore batch by their own rules, and their batches are
-# taken whole within CALLBACK_MAX_BODY_BYTES.
+# only (generic v2, legacy) set it as their `max_events`: SendGrid and Netcore batch by their own
+# rules, and their batches are taken whole within CALLBACK_MAX_BODY_BYTES.
 MAX_EVENTS = 1000
 # Deepest nesting read inside one item; deeper is not a callback (and would reach Python's
 # recursion limit, at a depth that depends on the caller's stack).
@@ -41,7 +43,7 @@ MAX_SECONDS = 100_000_000_000  # larger Unix times are milliseconds (year 5138 i
 
 # Addresses `clean_email` accepts as they are: printable ASCII without spaces, the domain after
 # the last "@" holding a dot that neither starts nor ends it. Stricter than `clean_email`, never
-# looser: a checker parses in full what this refuses, to find out.
+# looser: a `check` parses in full what this refuses, to find out.
 _DOMAIN_EDGE = r"[!-\-/-?A-~]"  # printable ASCII but ".", "@" and the space
 _PLAIN_EMAIL = rf"[!-~]+@{_DOMAIN_EDGE}[!-?A-~]*\.[!-?A-~]*{_DOMAIN_EDGE}"
 # One address per line. Each line is an atomic group: a domain with several dots matches in
@@ -50,7 +52,7 @@ _PLAIN_EMAIL = rf"[!-~]+@{_DOMAIN_EDGE}[!-?A-~]*\.[!-?A-~]*{_DOMAIN_EDGE}"
 _PLAIN_EMAIL_LINES = re.compile(rf"(?>{_PLAIN_EMAIL}\n)*+")
 
 
-# Field types for the checkers' msgspec Structs: values the parser reads without error. An
+# Field types for the quick checks' msgspec Structs: values `parse` reads without error. An
 # address must also pass `all_plain_emails`.
 CheckedEmail = Annotated[str, msgspec.Meta(max_length=254)]
 CheckedWord = Annotated[str, msgspec.Meta(min_length=1)]
@@ -58,7 +60,7 @@ CheckedTime = Annotated[int, msgspec.Meta(ge=0, le=MAX_SECONDS)] | None
 
 
 def decode_checked(decoder: msgspec.json.Decoder, body: bytes) -> Any | None:
-    """`body` as a checker's typed `decoder` reads it, or None if it refuses the body."""
+    """`body` as a quick check's typed `decoder` reads it, or None if it refuses the body."""
     try:
         body.decode()  # msgspec skips the fields it does not read without checking their UTF-8
         return decoder.decode(body)
@@ -79,7 +81,7 @@ def all_plain_emails(emails: list[str]) -> bool:
 
 
 # Kinds that make an address Inactive (reference §7). A dropped event may opt out when the
-# sender, not the recipient, caused the drop: the parser decides through `suppress`.
+# sender, not the recipient, caused the drop: the format decides through `suppress`.
 SUPPRESSING_KINDS = frozenset(
     {
         EventKind.HARD_BOUNCE,
@@ -93,6 +95,10 @@ SUPPRESSING_KINDS = frozenset(
 
 class MalformedPayload(ValueError):
     """The body as a whole cannot be accepted; the message is the 400 body's `message`."""
+
+
+class SignatureError(Exception):
+    """The request is not signed by the key the user configured; answered 403."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +162,85 @@ class ParsedBatch(list):
         return BatchReport(self.total, tuple(self.errors), self.payload_format)
 
 
-# --- helpers used by the parser modules -----------------------------------------------------
+class Format:
+    """One ESP callback format: a subclass says how a body splits into items and how one item
+    becomes one event; this class owns the rest.
+
+    `parse` reads the body, splits it (`items`), applies `max_events`, lets `require` refuse
+    the whole batch for an item, then turns each item into an event (`event`), an `ItemError`
+    becoming that item's `EventError` while the rest of the batch still applies. `check` is the
+    answer alone (a subclass may find it quicker); `verify` refuses a request the ESP did not
+    sign; `sample` is the body the "Send sample callback" button posts.
+    """
+
+    name: ClassVar[str]  # stored with each batch (`CallbackLog.payload_format`)
+    names: ClassVar[tuple[str, ...]] = ()  # further payload formats it reports, if any
+    max_events: ClassVar[int | None] = None
+    kinds: ClassVar[Mapping[str, EventKind]]  # the ESP's event words → ours
+
+    def parse(self, body: bytes) -> ParsedBatch:
+        return self.parse_data(load_json(body))
+
+    def parse_data(self, data: Any) -> ParsedBatch:
+        items = self.items(data)
+        if self.max_events is not None and len(items) > self.max_events:
+            raise MalformedPayload(TOO_MANY_EVENTS)
+        for item in items:
+            self.require(item)
+        events, errors = [], []
+        for index, item in enumerate(items):
+            try:
+                events.append(self.event(item))
+            except ItemError as exc:
+                errors.append(EventError(index, str(exc)))
+        return ParsedBatch(
+            events, errors=errors, total=len(items), payload_format=self.format_of(items)
+        )
+
+    def check(self, body: bytes) -> BatchReport:
+        """What the answer to `body` says: `parse(body).report()`, unless found quicker."""
+        return self.parse(body).report()
+
+    def accepts(self, data: Any) -> bool:
+        """True when this format reads `data`, for a kind whose formats are told apart by
+        shape; the last format of a kind takes whatever the others leave."""
+        return True
+
+    def verify(self, provider, body: bytes, headers: Mapping[str, str]) -> None:
+        """Raise `SignatureError` unless the ESP sent the request; most formats cannot tell."""
+
+    def sample(self) -> bytes:
+        """A body in this format naming only `SAMPLE_EMAIL`, for the sample-callback button."""
+        return json.dumps(self.sample_data()).encode()
+
+    def sample_data(self) -> Any:
+        raise NotImplementedError
+
+    def items(self, data: Any) -> list:
+        """The body's items in order; by default the body is a JSON array of them."""
+        if not isinstance(data, list):
+            raise MalformedPayload(INVALID_PAYLOAD)
+        return data
+
+    def require(self, item: Any) -> None:
+        """Refuse the whole batch for `item` (raise `MalformedPayload`); by default, never."""
+
+    def event(self, item: Any) -> CallbackEvent:
+        """One item → one event; raise `ItemError` for an item that cannot be read."""
+        raise NotImplementedError
+
+    def format_of(self, items: list) -> str:
+        """The payload format to store with the batch."""
+        return self.name
+
+
+# Every sample event names this sandbox address (the reserved `.invalid` top-level domain,
+# RFC 2606), so no real recipient can be involved; a sample is also applied in a transaction
+# that is rolled back (see `callbacks.receive.process_callback`).
+SAMPLE_EMAIL = "sample@postdesk.invalid"
+
+
+# --- helpers used by the format modules -----------------------------------------------------
 
 
 _fast_json = msgspec.json.Decoder()
@@ -179,11 +263,6 @@ def load_json(body: bytes) -> Any:
         raise MalformedPayload(INVALID_PAYLOAD) from exc
 
 
-def check_count(count: int) -> None:
-    if count > MAX_EVENTS:
-        raise MalformedPayload(TOO_MANY_EVENTS)
-
-
 def require_keys(item: Any, keys: tuple[str, ...]) -> None:
     """A mandatory key missing from an item rejects the batch, as seed 003 documents."""
     if not isinstance(item, dict):
@@ -200,7 +279,7 @@ def require_shallow(item: Any) -> None:
 
 
 class ItemError(ValueError):
-    """Raised inside a parser for one unreadable item; becomes an `EventError`."""
+    """Raised inside a format for one unreadable item; becomes an `EventError`."""
 
 
 def require_item_keys(item: Any, keys: tuple[str, ...]) -> None:
@@ -211,6 +290,12 @@ def require_item_keys(item: Any, keys: tuple[str, ...]) -> None:
     for key in keys:
         if item.get(key) in (None, ""):
             raise ItemError(f"Mandatory parameter missing: {key}")
+
+
+def event_and_email(item: Any, event_key: str, email_key: str) -> tuple[str, str]:
+    """An ESP item's event word, lowercase, and its address; both are mandatory."""
+    require_item_keys(item, (event_key, email_key))
+    return text(item[event_key]).strip().lower(), clean_email(item[email_key])
 
 
 def too_deep(value: Any, limit: int) -> bool:

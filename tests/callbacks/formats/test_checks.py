@@ -1,4 +1,4 @@
-"""Checkers: the endpoint's answer comes from a body's check, the worker's events from its parse.
+"""Checks: the endpoint's answer comes from a body's check, the worker's events from its parse.
 
 Whatever the body, a format's checker must say what its parser would: the same count, the
 same errors, the same refusal. SendGrid's checker reads plain batches in C and hands anything
@@ -13,16 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callbacks.parsers import (
-    CHECKERS,
-    PARSERS,
-    BatchReport,
-    EventError,
-    MalformedPayload,
-    netcore,
-    sendgrid,
-)
-from callbacks.parsers.base import MAX_SECONDS
+from callbacks.formats import KIND_FORMATS, BatchReport, EventError, MalformedPayload
+from callbacks.formats.base import MAX_SECONDS
+from callbacks.formats.netcore import FORMAT as netcore
+from callbacks.formats.sendgrid import FORMAT as sendgrid
 from providers.models import EmailProvider
 from tests.callback_strategies import FORMAT_BODIES, dumps, json_trees
 
@@ -91,16 +85,16 @@ def outcome(check, body: bytes):
 
 
 def parsed(kind, body: bytes):
-    return outcome(lambda b: PARSERS[kind](b).report(), body)
+    return outcome(lambda b: KIND_FORMATS[kind].parse(b).report(), body)
 
 
-@pytest.mark.parametrize("kind", list(CHECKERS))
+@pytest.mark.parametrize("kind", list(KIND_FORMATS))
 @PROPERTY
 @given(data=st.data())
 def test_every_checker_says_what_its_parser_says(kind, data):
     strategy = FORMAT_BODIES.get(kind, FORMAT_BODIES[EmailProvider.Kind.SMTP]) | json_trees
     body = dumps(data.draw(strategy))
-    assert outcome(CHECKERS[kind], body) == parsed(kind, body)
+    assert outcome(KIND_FORMATS[kind].check, body) == parsed(kind, body)
 
 
 @pytest.mark.parametrize("kind", list(PLAIN_EVENTS))
@@ -108,7 +102,7 @@ def test_every_checker_says_what_its_parser_says(kind, data):
 @given(data=st.data())
 def test_a_quick_check_says_what_the_parse_says(kind, data):
     body = dumps(data.draw(mostly_plain_bodies(kind)))
-    assert outcome(CHECKERS[kind], body) == parsed(kind, body)
+    assert outcome(KIND_FORMATS[kind].check, body) == parsed(kind, body)
 
 
 @pytest.mark.parametrize(
@@ -163,7 +157,7 @@ def test_a_plain_batch_is_checked_without_parsing_it(monkeypatch):
     ]
     monkeypatch.setattr(sendgrid, "parse", no_parse)
     report = sendgrid.check(json.dumps(events).encode())
-    assert report == BatchReport(1000, payload_format=sendgrid.FORMAT)
+    assert report == BatchReport(1000, payload_format=sendgrid.name)
 
 
 def test_an_unreadable_event_sends_the_body_to_the_parser():
@@ -187,10 +181,10 @@ MIGRATION = {"event": "delivered", "email": "p@example.org", "timestamp": 170000
 @pytest.mark.parametrize(
     ("events", "payload_format"),
     [
-        ([NATIVE] * 100, netcore.FORMAT),
-        ([MIGRATION] * 100, netcore.MIGRATION_FORMAT),
-        ([NATIVE, MIGRATION] * 50, netcore.MIGRATION_FORMAT),
-        ([], netcore.FORMAT),  # Netcore's check of a new URL
+        ([NATIVE] * 100, "netcore"),
+        ([MIGRATION] * 100, "netcore_migration"),
+        ([NATIVE, MIGRATION] * 50, "netcore_migration"),
+        ([], "netcore"),  # Netcore's check of a new URL
     ],
 )
 def test_a_plain_netcore_batch_is_checked_without_parsing_it(monkeypatch, events, payload_format):
@@ -250,7 +244,7 @@ def test_an_address_with_a_newline_is_failed_by_the_check_as_by_the_parser(kind,
     events = [{key: "ok@example.org", event_key: event} for _ in range(3)]
     events[1][key] = email
     body = json.dumps(events).encode()
-    report = CHECKERS[kind](body)
+    report = KIND_FORMATS[kind].check(body)
     assert report == parsed(kind, body)
     assert report.errors == errors
 

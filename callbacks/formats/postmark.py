@@ -1,8 +1,9 @@
 """Postmark's webhooks (reference part 2, §3.2–3.5 and §4).
 
-One JSON object per request, with ``RecordType`` ∈ Bounce, SpamComplaint, Delivery, Open,
-Click, SubscriptionChange. Keys are read case-insensitively (``ServerID`` and ``ServerId``
-both occur). Our meta comes back in ``Metadata.meta``. Times are ISO 8601 with an offset.
+One JSON object per request (an array of them is read too, as the sample is), with
+``RecordType`` ∈ Bounce, SpamComplaint, Delivery, Open, Click, SubscriptionChange. Keys are
+read case-insensitively (``ServerID`` and ``ServerId`` both occur). Our meta comes back in
+``Metadata.meta``. Times are ISO 8601 with an offset.
 
 Product decisions: bounce types map as `BOUNCE_TYPES` (the reference's table); switch on
 ``RecordType`` and ``Type``, never ``TypeCode`` (SpamComplaint shows 512, which the type
@@ -22,7 +23,9 @@ Postdesk generated for the provider, in constant time.
 import base64
 import binascii
 import hmac
-from datetime import datetime
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from callbacks.models import EventKind
@@ -30,20 +33,19 @@ from providers.forms.postmark import WEBHOOK_HEADER, WEBHOOK_USERNAME
 
 from .base import (
     INVALID_PAYLOAD,
+    SAMPLE_EMAIL,
     SUPPRESSING_KINDS,
     CallbackEvent,
-    EventError,
+    Format,
     ItemError,
     MalformedPayload,
-    ParsedBatch,
+    SignatureError,
     clean_email,
     content_key,
-    load_json,
-    require_shallow,
     text,
 )
 
-FORMAT = "postmark"
+FORMAT_NAME = "postmark"
 
 RECORD_TYPES = {
     "delivery": EventKind.DELIVERED,
@@ -84,44 +86,84 @@ SUPPRESSION_REASONS = {
     "spamcomplaint": EventKind.SPAM,
 }
 
-NO_RECIPIENT = "No recipient: the record has neither Email nor Recipient"
+NO_RECIPIENT = "Mandatory parameter missing: email"  # neither Email nor Recipient
 
 
-def parse(body: bytes) -> ParsedBatch:
-    data = load_json(body)
-    if not isinstance(data, dict) or not data:
-        raise MalformedPayload(INVALID_PAYLOAD)
-    require_shallow(data)
-    record = {str(key).lower(): value for key, value in data.items()}
-    if not text(record.get("recordtype")):
-        raise MalformedPayload("Mandatory parameter missing: RecordType")
-    try:
-        event = _event(record)
-    except ItemError as exc:
-        return ParsedBatch(errors=[EventError(0, str(exc))], total=1, payload_format=FORMAT)
-    return ParsedBatch([event], total=1, payload_format=FORMAT)
+class Postmark(Format):
+    name = FORMAT_NAME
+    kinds = {
+        **RECORD_TYPES,
+        "bounce": EventKind.HARD_BOUNCE,  # refined by `Type` (`BOUNCE_TYPES`)
+        "subscriptionchange": EventKind.UNSUBSCRIBED,  # refined by `SuppressionReason`
+    }
 
+    def items(self, data: Any) -> list:
+        if isinstance(data, dict):
+            if not any(str(key).lower() == "recordtype" for key in data):
+                raise MalformedPayload("Mandatory parameter missing: RecordType")
+            return [data]
+        return super().items(data)
 
-def _event(record: dict[str, Any]) -> CallbackEvent:
-    record_type = text(record["recordtype"]).strip()
-    address = record.get("email") or record.get("recipient")
-    if address in (None, ""):
-        raise ItemError(NO_RECIPIENT)
-    email = clean_email(address)
-    kind, suppress, description = classify(record_type.lower(), record)
-    metadata = record.get("metadata")
-    meta = text(metadata.get("meta")) if isinstance(metadata, dict) else ""
-    return CallbackEvent(
-        email=email,
-        kind=kind,
-        occurred_at=_time(record),
-        dedupe_key=_dedupe_key(record_type.lower(), record, email),
-        meta=meta,
-        description=description,
-        event_id=text(record.get("id")),
-        esp_event=_esp_event(record_type, record),
-        suppress=suppress,
-    )
+    def verify(self, provider, body: bytes, headers: Mapping[str, str]) -> None:
+        """Refuse a request without the login and header generated for the provider."""
+        verify(provider.webhook_secret, headers)
+
+    def event(self, item: Any) -> CallbackEvent:
+        if not isinstance(item, dict):
+            raise ItemError(INVALID_PAYLOAD)
+        record = {str(key).lower(): value for key, value in item.items()}
+        record_type = text(record.get("recordtype")).strip()
+        if not record_type:
+            raise ItemError("Mandatory parameter missing: RecordType")
+        address = record.get("email") or record.get("recipient")
+        if address in (None, ""):
+            raise ItemError(NO_RECIPIENT)
+        email = clean_email(address)
+        kind, suppress, description = classify(record_type.lower(), record)
+        metadata = record.get("metadata")
+        meta = text(metadata.get("meta")) if isinstance(metadata, dict) else ""
+        return CallbackEvent(
+            email=email,
+            kind=kind,
+            occurred_at=_time(record),
+            dedupe_key=_dedupe_key(record_type.lower(), record, email),
+            meta=meta,
+            description=description,
+            event_id=text(record.get("id")),
+            esp_event=_esp_event(record_type, record),
+            suppress=suppress,
+        )
+
+    def sample_data(self) -> list:
+        """Two records as Postmark posts them (one per request): a delivery, a hard bounce."""
+        message_id = str(uuid.uuid4())
+        now = datetime.now(UTC).isoformat()
+        metadata = {"meta": f"{SAMPLE_EMAIL}|sample|"}
+        delivery = {
+            "RecordType": "Delivery",
+            "MessageID": message_id,
+            "MessageStream": "outbound",
+            "Recipient": SAMPLE_EMAIL,
+            "DeliveredAt": now,
+            "Details": "Sample: 250 OK",
+            "Metadata": metadata,
+        }
+        bounce = {
+            "RecordType": "Bounce",
+            "ID": uuid.uuid4().int % 10**12,
+            "Type": "HardBounce",
+            "TypeCode": 1,
+            "Name": "Hard bounce",
+            "MessageID": message_id,
+            "MessageStream": "outbound",
+            "Description": "Sample: the server was unable to deliver your message.",
+            "Details": "Sample: smtp;550 5.1.1 The email account does not exist.",
+            "Email": SAMPLE_EMAIL,
+            "BouncedAt": now,
+            "Inactive": True,
+            "Metadata": metadata,
+        }
+        return [delivery, bounce]
 
 
 def classify(record_type: str, record: dict[str, Any]) -> tuple[EventKind, bool, str]:
@@ -176,27 +218,23 @@ def _time(record: dict[str, Any]) -> datetime | None:
 def _dedupe_key(record_type: str, record: dict[str, Any], email: str) -> str:
     """The record's identity (§3.5): a retried record meets its first copy."""
     if record_type in ("bounce", "spamcomplaint") and text(record.get("id")):
-        return content_key(FORMAT, record_type, text(record.get("id")))
+        return content_key(FORMAT_NAME, record_type, text(record.get("id")))
     if record_type == "delivery":
-        return content_key(FORMAT, record_type, record.get("messageid"), email.lower())
+        return content_key(FORMAT_NAME, record_type, record.get("messageid"), email.lower())
     fields = ("messagestream", "changedat", "suppresssending", "messageid", "receivedat")
-    return content_key(FORMAT, record_type, email.lower(), *(record.get(k) for k in fields))
+    return content_key(FORMAT_NAME, record_type, email.lower(), *(record.get(k) for k in fields))
 
 
 # --- verification ------------------------------------------------------------------------
 
 
-class CredentialsRefused(Exception):
-    """The request does not carry the webhook login and header generated for the provider."""
-
-
 def verify(expected_password: str, headers) -> None:
-    """Raise `CredentialsRefused` unless both the basic-auth pair and the header match.
+    """Raise `SignatureError` (a 403) unless both the basic-auth pair and the header match.
 
     Every comparison runs, in constant time, whatever fails first.
     """
     if not expected_password:
-        raise CredentialsRefused("The provider has no webhook password yet")
+        raise SignatureError("The provider has no webhook password yet")
     username, password = basic_auth(headers.get("Authorization", ""))
     header = headers.get(WEBHOOK_HEADER, "")
     checks = [
@@ -205,7 +243,7 @@ def verify(expected_password: str, headers) -> None:
         hmac.compare_digest(header.encode(), expected_password.encode()),
     ]
     if not all(checks):
-        raise CredentialsRefused("Missing or wrong webhook credentials")
+        raise SignatureError("Missing or wrong webhook credentials")
 
 
 def basic_auth(value: str) -> tuple[str, str]:
@@ -219,3 +257,6 @@ def basic_auth(value: str) -> tuple[str, str]:
         return "", ""
     username, _, password = decoded.partition(":")
     return username, password
+
+
+FORMAT = Postmark()

@@ -2,16 +2,17 @@ from datetime import UTC, datetime
 
 import pytest
 
+from callbacks.formats import MalformedPayload
+from callbacks.formats.sendgrid import FORMAT as SENDGRID
 from callbacks.models import EventKind
-from callbacks.parsers import sendgrid
 
-from .conftest import payload
+from ..conftest import payload
 
 K = EventKind
 
 
 def test_real_payload_maps_every_event():
-    batch = sendgrid.parse(payload("sendgrid_events.json"))
+    batch = SENDGRID.parse(payload("sendgrid_events.json"))
     assert batch.payload_format == "sendgrid" and batch.errors == []
     assert [(e.esp_event, e.kind, e.suppress) for e in batch] == [
         ("processed", K.IGNORED, False),
@@ -60,19 +61,19 @@ def test_real_payload_maps_every_event():
 )
 def test_mapping_table(event, kind, suppress):
     body = [{"email": "a@example.com", "timestamp": 1700000000, "sg_event_id": "x", **event}]
-    (parsed,) = sendgrid.parse(__import__("json").dumps(body).encode())
+    (parsed,) = SENDGRID.parse(__import__("json").dumps(body).encode())
     assert (parsed.kind, parsed.suppress) == (kind, suppress)
 
 
 def test_millisecond_timestamps_are_recognised():
     body = b'[{"email": "a@example.com", "event": "delivered", "timestamp": 1700000000123}]'
-    (event,) = sendgrid.parse(body)
+    (event,) = SENDGRID.parse(body)
     assert event.occurred_at == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)
 
 
 def test_a_bad_timestamp_is_a_per_event_error():
     body = b'[{"email": "a@example.com", "event": "delivered", "timestamp": "yesterday"}]'
-    batch = sendgrid.parse(body)
+    batch = SENDGRID.parse(body)
     assert [(e.index, e.error) for e in batch.errors] == [(0, "Invalid timestamp")]
 
 
@@ -81,7 +82,7 @@ def test_a_timestamp_no_clock_can_show_is_a_per_event_error(timestamp):
     body = b'[{"email": "a@example.com", "event": "delivered", "timestamp": %s}]' % (
         timestamp.encode()
     )
-    batch = sendgrid.parse(body)
+    batch = SENDGRID.parse(body)
     assert [(e.index, e.error) for e in batch.errors] == [(0, "Invalid timestamp")]
 
 
@@ -92,17 +93,17 @@ def test_without_sg_event_id_the_key_hashes_message_event_email_and_time():
     two = (
         b'[{"email": "a@example.com", "event": "delivered", "timestamp": 2, "sg_message_id": "m"}]'
     )
-    assert sendgrid.parse(one)[0].dedupe_key != sendgrid.parse(two)[0].dedupe_key
-    assert sendgrid.parse(one)[0].dedupe_key == sendgrid.parse(one)[0].dedupe_key
+    assert SENDGRID.parse(one)[0].dedupe_key != SENDGRID.parse(two)[0].dedupe_key
+    assert SENDGRID.parse(one)[0].dedupe_key == SENDGRID.parse(one)[0].dedupe_key
 
 
 def test_an_object_instead_of_an_array_is_malformed():
-    with pytest.raises(sendgrid.MalformedPayload, match="invalid payload"):
-        sendgrid.parse(b'{"email": "a@example.com", "event": "delivered"}')
+    with pytest.raises(MalformedPayload, match="invalid payload"):
+        SENDGRID.parse(b'{"email": "a@example.com", "event": "delivered"}')
 
 
 def test_missing_email_is_a_missing_mandatory_parameter_of_that_event():
-    batch = sendgrid.parse(
+    batch = SENDGRID.parse(
         b'[{"event": "delivered", "timestamp": 1}, {"event": "bounce", "email": "a@x.org"}]'
     )
     assert [event.email for event in batch] == ["a@x.org"]

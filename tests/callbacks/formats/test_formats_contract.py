@@ -1,22 +1,25 @@
-"""The contract every callback parser keeps, whatever the ESP (STYLE.md, "Tests")."""
+"""The contract every callback format keeps, whatever the ESP (STYLE.md, "Tests").
+
+Parametrised over the registry (`callbacks.formats`): every format, and every provider kind
+through its formats, so a new format or kind meets every rule here without a new line.
+"""
 
 import json
 
 import pytest
 
-from callbacks.models import EventKind
-from callbacks.parsers import (
-    PARSERS,
+from callbacks.formats import (
+    FORMATS,
+    KIND_FORMATS,
     CallbackEvent,
     MalformedPayload,
     ParsedBatch,
-    generic_v2,
-    legacy_bounce,
-    netcore,
-    sendgrid,
 )
-from callbacks.parsers.base import MAX_EVENTS
+from callbacks.formats.base import MAX_EVENTS
+from callbacks.models import EventKind
 from providers.models import EmailProvider
+
+from ..conftest import PAYLOADS
 
 
 def v2_flat(events):
@@ -66,27 +69,47 @@ def netcore_migration(events):
     ]
 
 
-# parser, body builder, an event name that maps to hard bounce, whether [] is a valid body
-CASES = {
-    "generic_v2_flat": (generic_v2.parse, v2_flat, "hard_bounce"),
-    "generic_v2_nested": (generic_v2.parse, v2_nested, "hard_bounce"),
-    "smtp_v2": (PARSERS[EmailProvider.Kind.SMTP], v2_nested, "hard_bounce"),
-    "smtp_legacy": (PARSERS[EmailProvider.Kind.SMTP], legacy, "hardbounce"),
-    "gmail_legacy": (PARSERS[EmailProvider.Kind.GMAIL], legacy, "hardbounce"),
-    "legacy_bounce": (legacy_bounce.parse, legacy, "hardbounce"),
-    "sendgrid": (sendgrid.parse, sendgrid_body, "bounce"),
-    "netcore_native": (netcore.parse, netcore_native, "bounced"),
-    "netcore_migration": (netcore.parse, netcore_migration, "bounce"),
+def postmark_body(events):
+    """Postmark posts one record per request; its format reads an array of them too."""
+    return [
+        {"RecordType": name, "email": email, "ID": i, "Inactive": True}
+        for i, (name, email) in enumerate(events)
+    ]
+
+
+# Per format name: its body builders (one per shape) and an event name that maps to hard bounce.
+BUILDERS = {
+    "generic_v2": ((v2_flat, v2_nested), "hard_bounce"),
+    "legacy_bounce": ((legacy,), "hardbounce"),
+    "sendgrid": ((sendgrid_body,), "bounce"),
+    "netcore": ((netcore_native, netcore_migration), "bounced"),
+    "postmark": ((postmark_body,), "Bounce"),
 }
+# The migration shape names its hard bounce as SendGrid does.
+HARD_EVENT = {netcore_migration: "bounce"}
+
+# parse, body builder, an event name that maps to hard bounce: every format by each of its
+# shapes, then every provider kind by each shape of each of its formats.
+CASES = {
+    f"{fmt.name}:{build.__name__}": (fmt.parse, build, HARD_EVENT.get(build, hard))
+    for fmt in FORMATS
+    for build, hard in [(b, BUILDERS[fmt.name][1]) for b in BUILDERS[fmt.name][0]]
+} | {
+    f"kind-{kind}:{build.__name__}": (entry.parse, build, HARD_EVENT.get(build, hard))
+    for kind, entry in KIND_FORMATS.items()
+    for fmt in entry.formats
+    for build, hard in [(b, BUILDERS[fmt.name][1]) for b in BUILDERS[fmt.name][0]]
+}
+CLEVERTAP_BUILDERS = (v2_flat, v2_nested, legacy)
 
 cases = pytest.mark.parametrize(("parse", "build", "hard"), CASES.values(), ids=CASES.keys())
-CLEVERTAP_FORMATS = ["generic_v2_flat", "generic_v2_nested", "smtp_v2", "smtp_legacy"]
+CLEVERTAP_CASES = [name for name, case in CASES.items() if case[1] in CLEVERTAP_BUILDERS]
 clevertap_cases = pytest.mark.parametrize(
-    ("parse", "build", "hard"), [CASES[name] for name in CLEVERTAP_FORMATS], ids=CLEVERTAP_FORMATS
+    ("parse", "build", "hard"), [CASES[name] for name in CLEVERTAP_CASES], ids=CLEVERTAP_CASES
 )
-ESP_FORMATS = ["sendgrid", "netcore_native", "netcore_migration"]
+ESP_CASES = [name for name, case in CASES.items() if case[1] not in CLEVERTAP_BUILDERS]
 esp_cases = pytest.mark.parametrize(
-    ("parse", "build", "hard"), [CASES[name] for name in ESP_FORMATS], ids=ESP_FORMATS
+    ("parse", "build", "hard"), [CASES[name] for name in ESP_CASES], ids=ESP_CASES
 )
 
 
@@ -94,8 +117,21 @@ def encode(data) -> bytes:
     return json.dumps(data).encode()
 
 
-def test_every_provider_kind_has_a_parser():
-    assert set(PARSERS) == set(EmailProvider.Kind.values)
+def test_every_provider_kind_has_its_formats():
+    assert set(KIND_FORMATS) == set(EmailProvider.Kind.values)
+    for entry in KIND_FORMATS.values():
+        assert entry.formats and entry.sample_format in entry.formats
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda fmt: fmt.name)
+def test_every_format_has_its_parts(fmt):
+    """A mapping of the ESP's words, a sample it reads itself, body builders and fixtures."""
+    assert fmt.kinds and all(isinstance(kind, EventKind) for kind in fmt.kinds.values())
+    assert fmt.name in BUILDERS
+    assert list(PAYLOADS.glob(f"{fmt.name}_*.json")), f"no payloads/{fmt.name}_*.json"
+    sample = fmt.parse(fmt.sample())
+    assert len(sample) >= 2 and sample.errors == []
+    assert {event.email for event in sample} == {"sample@postdesk.invalid"}
 
 
 @cases
