@@ -17,6 +17,7 @@ from . import crypto
 SECRET_HINT_MIN_LENGTH = 12
 # Where each web-API kind sends its key: the setting that holds the API base URL.
 API_BASE_SETTINGS = {"sendgrid": "SENDGRID_API_URL", "netcore": "NETCORE_API_URL"}
+API_BASE_SETTINGS["postmark"] = "POSTMARK_API_URL"
 
 
 def new_callback_token() -> str:
@@ -156,6 +157,7 @@ class EmailProvider(models.Model):
         GMAIL = "gmail", "Gmail / Google Workspace"
         SENDGRID = "sendgrid", "SendGrid"
         NETCORE = "netcore", "Netcore Cloud"
+        POSTMARK = "postmark", "Postmark"
 
     class Scheme(models.TextChoices):
         SMTP = "smtp", "SMTP"
@@ -349,6 +351,8 @@ class TestEmail(models.Model):
         API_CONNECTION_ERROR = "api_connection_error", "API connection error"
         API_TIMEOUT = "api_timeout", "API timeout"
         API_KEY_REFUSED = "api_key_refused", "API refused the key"
+        SENDER_NOT_VERIFIED = "sender_not_verified", "Sender not verified or account sandboxed"
+        RATE_LIMITED = "rate_limited", "Rate limited by the ESP"
         QUEUE_UNAVAILABLE = "queue_unavailable", "Could not be queued"
         STALE = "stale", "Worker stopped responding"
         NOT_PICKED_UP = "not_picked_up", "No worker picked it up"

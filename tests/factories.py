@@ -42,6 +42,9 @@ class EmailProviderFactory(factory.django.DjangoModelFactory):
         netcore = factory.Trait(
             kind=EmailProvider.Kind.NETCORE, host="", port=None, scheme="", username=""
         )
+        postmark = factory.Trait(
+            kind=EmailProvider.Kind.POSTMARK, host="", port=None, scheme="", username=""
+        )
 
     @factory.post_generation
     def secret(obj, create, extracted, **kwargs):  # noqa: N805

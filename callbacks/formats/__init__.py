@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from providers.models import EmailProvider
 
-from . import generic_v2, legacy_bounce, netcore, sendgrid
+from . import generic_v2, legacy_bounce, netcore, postmark, sendgrid
 from .base import (
     MAX_EVENTS,
     BatchReport,
@@ -54,6 +54,7 @@ KIND_FORMATS: dict[str, KindFormats] = {
     EmailProvider.Kind.GMAIL: KindFormats(CLEVERTAP, sample_format=legacy_bounce.FORMAT),
     EmailProvider.Kind.SENDGRID: KindFormats((sendgrid.FORMAT,), sample_format=sendgrid.FORMAT),
     EmailProvider.Kind.NETCORE: KindFormats((netcore.FORMAT,), sample_format=netcore.FORMAT),
+    EmailProvider.Kind.POSTMARK: KindFormats((postmark.FORMAT,), sample_format=postmark.FORMAT),
 }
 
 FORMATS: tuple[Format, ...] = tuple(

@@ -204,6 +204,7 @@ SMTP_TIMEOUT_SECONDS = env.float("SMTP_TIMEOUT_SECONDS", default=15.0)
 SMTP_CA_FILE = env("SMTP_CA_FILE", default="")
 ESP_HTTP_TIMEOUT_SECONDS = env.float("ESP_HTTP_TIMEOUT_SECONDS", default=15.0)
 SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
+POSTMARK_API_URL = env("POSTMARK_API_URL", default="https://api.postmarkapp.com")
 NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")
 # SMTP hosts and ESP API bases must be globally routable (providers.network) unless this is
 # on; each environment's module decides (local: on, for the SMTP sink; production: off).

@@ -8,6 +8,7 @@ from providers.models import EmailProvider
 from .base import ProviderForm
 from .gmail import GmailProviderForm
 from .netcore import NetcoreProviderForm
+from .postmark import PostmarkProviderForm
 from .sendgrid import SendGridProviderForm
 from .smtp import SmtpProviderForm
 
@@ -16,6 +17,7 @@ FORMS: dict[str, type[ProviderForm]] = {
     EmailProvider.Kind.GMAIL: GmailProviderForm,
     EmailProvider.Kind.SENDGRID: SendGridProviderForm,
     EmailProvider.Kind.NETCORE: NetcoreProviderForm,
+    EmailProvider.Kind.POSTMARK: PostmarkProviderForm,
 }
 
 

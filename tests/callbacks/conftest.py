@@ -1,3 +1,4 @@
+import base64
 import json
 from pathlib import Path
 
@@ -6,6 +7,7 @@ from django.db import connection
 from django.test import Client
 
 from callbacks import inbox
+from providers.forms.postmark import WEBHOOK_USERNAME, new_webhook_password
 from providers.models import EmailProvider
 from tests.factories import EmailProviderFactory
 
@@ -18,6 +20,21 @@ def payload(name: str) -> bytes:
 
 def payload_json(name: str):
     return json.loads(payload(name))
+
+
+def webhook_credentials(provider: EmailProvider) -> dict:
+    """The request headers that authenticate a callback for kinds that require them
+    (Postmark: the generated basic-auth login and secret header); none for the others."""
+    if provider.kind != EmailProvider.Kind.POSTMARK:
+        return {}
+    if not provider.webhook_secret:
+        provider.set_webhook_secret(new_webhook_password())
+        provider.save(update_fields=["webhook_secret_encrypted"])
+    login = base64.b64encode(f"{WEBHOOK_USERNAME}:{provider.webhook_secret}".encode()).decode()
+    return {
+        "HTTP_AUTHORIZATION": f"Basic {login}",
+        "HTTP_X_POSTDESK_WEBHOOK_SECRET": provider.webhook_secret,
+    }
 
 
 def post(client: Client, provider: EmailProvider, body, **extra):

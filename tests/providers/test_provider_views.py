@@ -18,6 +18,7 @@ SMTP_PASSWORD = "smtp-pa55word-XYZ9"
 GMAIL_APP_PASSWORD = "abcdefghijklmnop"
 SENDGRID_KEY = "SG.sendgrid-key-VALUE-7777"
 NETCORE_KEY = "netcore-api-key-VALUE-8888"
+POSTMARK_TOKEN = "postmark-server-token-VALUE-6666"
 
 COMMON = {
     "from_name": "Acme News",
@@ -52,16 +53,19 @@ VALID_POSTS = {
         "preference_center_url": "https://acme.example/unsubscribe",
     },
 }
+VALID_POSTS[Kind.POSTMARK] = {"nickname": "Acme Postmark", "secret": POSTMARK_TOKEN, **COMMON}
 
 SECRETS = {
     Kind.SMTP: SMTP_PASSWORD,
     Kind.GMAIL: GMAIL_APP_PASSWORD,
     Kind.SENDGRID: SENDGRID_KEY,
     Kind.NETCORE: NETCORE_KEY,
+    Kind.POSTMARK: POSTMARK_TOKEN,
 }
 
 TRAITS = {Kind.SMTP: {}, Kind.GMAIL: {"gmail": True}, Kind.SENDGRID: {"sendgrid": True}}
 TRAITS[Kind.NETCORE] = {"netcore": True}
+TRAITS[Kind.POSTMARK] = {"postmark": True}
 
 
 def _create(client, provider_kind, **overrides):
@@ -397,6 +401,7 @@ def test_detail_shows_settings_callback_url_and_setup_steps(client_logged_in, ki
         Kind.NETCORE: "Abuse",
         Kind.SMTP: "v2",
         Kind.GMAIL: "hardbounce",
+        Kind.POSTMARK: "Subscription Change",
     }[kind]
     assert expected_step in html
     assert "Rotate callback URL" not in html  # not staff

@@ -36,6 +36,7 @@ SECRETS = {
     EmailProvider.Kind.GMAIL: GMAIL_PLANTED,
     EmailProvider.Kind.SENDGRID: f"SG.{PLANTED}-sendgrid",
     EmailProvider.Kind.NETCORE: f"{PLANTED}-netcore",
+    EmailProvider.Kind.POSTMARK: f"{PLANTED}-postmark",
 }
 
 
@@ -90,11 +91,14 @@ def scene(smtp_server, sendgrid_api, netcore_api):
     netcore = EmailProviderFactory(
         netcore=True, nickname="Planted Netcore", secret=SECRETS[EmailProvider.Kind.NETCORE]
     )
+    postmark = EmailProviderFactory(
+        postmark=True, nickname="Planted Postmark", secret=SECRETS[EmailProvider.Kind.POSTMARK]
+    )
     return {
         "server": server,
         "sendgrid_api": sendgrid_api,
         "netcore_api": netcore_api,
-        "providers": [smtp, gmail, sendgrid, netcore],
+        "providers": [smtp, gmail, sendgrid, netcore, postmark],
         "smtp": smtp,
         "sendgrid": sendgrid,
         "netcore": netcore,

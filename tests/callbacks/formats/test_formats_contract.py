@@ -69,12 +69,21 @@ def netcore_migration(events):
     ]
 
 
+def postmark_body(events):
+    """Postmark posts one record per request; its format reads an array of them too."""
+    return [
+        {"RecordType": name, "email": email, "ID": i, "Inactive": True}
+        for i, (name, email) in enumerate(events)
+    ]
+
+
 # Per format name: its body builders (one per shape) and an event name that maps to hard bounce.
 BUILDERS = {
     "generic_v2": ((v2_flat, v2_nested), "hard_bounce"),
     "legacy_bounce": ((legacy,), "hardbounce"),
     "sendgrid": ((sendgrid_body,), "bounce"),
     "netcore": ((netcore_native, netcore_migration), "bounced"),
+    "postmark": ((postmark_body,), "Bounce"),
 }
 # The migration shape names its hard bounce as SendGrid does.
 HARD_EVENT = {netcore_migration: "bounce"}

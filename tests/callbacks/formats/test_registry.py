@@ -57,6 +57,7 @@ def test_every_format_reports_only_names_the_registry_finds():
         (EmailProvider.Kind.GMAIL, "legacy_bounce"),
         (EmailProvider.Kind.SENDGRID, "sendgrid"),
         (EmailProvider.Kind.NETCORE, "netcore"),
+        (EmailProvider.Kind.POSTMARK, "postmark"),
     ],
 )
 def test_each_kind_samples_in_its_own_format(kind, format_name):
@@ -66,10 +67,10 @@ def test_each_kind_samples_in_its_own_format(kind, format_name):
     assert SAMPLE_EMAIL in json.dumps(json.loads(body))
 
 
-def test_only_sendgrid_verifies_a_request():
+def test_only_sendgrid_and_postmark_verify_a_request():
     """Every format has `verify`; the endpoint runs it for all, without asking the kind."""
     verifying = [fmt.name for fmt in FORMATS if type(fmt).verify is not Format.verify]
-    assert verifying == ["sendgrid"]
+    assert verifying == ["sendgrid", "postmark"]
 
 
 @pytest.mark.django_db
