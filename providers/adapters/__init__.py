@@ -18,6 +18,7 @@ from .base import (
 )
 from .netcore import NetcoreAdapter
 from .sendgrid import SendGridAdapter
+from .ses import SesAdapter
 from .smtp import SmtpAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
@@ -25,6 +26,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     EmailProvider.Kind.GMAIL: SmtpAdapter,  # with the Gmail preset (forms.gmail.GMAIL_PRESET)
     EmailProvider.Kind.SENDGRID: SendGridAdapter,
     EmailProvider.Kind.NETCORE: NetcoreAdapter,
+    EmailProvider.Kind.SES: SesAdapter,
 }
 
 

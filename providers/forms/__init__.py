@@ -9,6 +9,7 @@ from .base import ProviderForm
 from .gmail import GmailProviderForm
 from .netcore import NetcoreProviderForm
 from .sendgrid import SendGridProviderForm
+from .ses import SesProviderForm
 from .smtp import SmtpProviderForm
 
 FORMS: dict[str, type[ProviderForm]] = {
@@ -16,6 +17,7 @@ FORMS: dict[str, type[ProviderForm]] = {
     EmailProvider.Kind.GMAIL: GmailProviderForm,
     EmailProvider.Kind.SENDGRID: SendGridProviderForm,
     EmailProvider.Kind.NETCORE: NetcoreProviderForm,
+    EmailProvider.Kind.SES: SesProviderForm,
 }
 
 

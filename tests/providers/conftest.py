@@ -1,3 +1,4 @@
+from tests.aws import moto_ses, sns  # noqa: F401  (fixtures)
 from tests.servers import (  # noqa: F401  (fixtures)
     closed_port,
     esp_api,
