@@ -11,6 +11,8 @@ import uuid
 
 from providers.models import EmailProvider
 
+from .parsers import ses
+
 SAMPLE_EMAIL = "sample@postdesk.invalid"
 
 
@@ -21,6 +23,8 @@ def sample_body(provider: EmailProvider) -> bytes:
         EmailProvider.Kind.SENDGRID: _sendgrid,
         EmailProvider.Kind.NETCORE: _netcore,
     }
+    if provider.kind == EmailProvider.Kind.SES:
+        return ses.sample()
     return json.dumps(builders[provider.kind]()).encode()
 
 

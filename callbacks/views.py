@@ -30,7 +30,7 @@ from providers.models import EmailProvider
 from . import inbox, samples, services, signatures
 from .forms import SoftBouncePolicyForm, made_inactive_message
 from .models import CallbackLog, SoftBouncePolicy
-from .parsers import BatchReport, MalformedPayload, checker_for, parser_for
+from .parsers import BatchReport, MalformedPayload, checker_for, parser_for, ses
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +197,11 @@ def _verify_and_check(provider, body, headers, is_sample) -> tuple[Outcome, Batc
         try:
             signatures.verify_request(key, body, headers)
         except signatures.SignatureError as exc:
+            return Outcome(403, error_body(403, "Invalid signature"), error=str(exc)), None
+    if provider.kind == EmailProvider.Kind.SES and not is_sample:
+        try:
+            ses.accept_sns(provider, body, headers)
+        except ses.SnsRefused as exc:
             return Outcome(403, error_body(403, "Invalid signature"), error=str(exc)), None
     try:
         report = checker_for(provider)(body)
