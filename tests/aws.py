@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from callbacks.parsers import ses
+from callbacks.formats import ses
 
 MOTO_ACCOUNT = "123456789012"
 

@@ -6,16 +6,19 @@ import json
 import httpx
 import pytest
 
+from callbacks.formats import ses
 from callbacks.models import CallbackLog, EventKind
-from callbacks.parsers import ses
-from callbacks.samples import sample_body
 from profiles.models import Profile
-from providers.models import EmailProvider
 from tests.aws import TOPIC_ARN
 from tests.factories import EmailProviderFactory, ProfileFactory
 from tests.servers import celery_worker, wait_until_applied  # noqa: F401  (fixture)
 
 from .conftest import payload_json
+
+
+def record_of(name: str) -> dict:
+    """The SES record inside a fixture's SNS envelope (reference §1.4 samples)."""
+    return json.loads(payload_json(name)["Message"])
 
 
 def notification(record: dict, message_id: str = "sns-1") -> bytes:
@@ -25,7 +28,7 @@ def notification(record: dict, message_id: str = "sns-1") -> bytes:
 
 
 def kinds(body: bytes) -> list[tuple[str, str, bool]]:
-    return [(e.email, e.kind, e.suppress) for e in ses.parse(body)]
+    return [(e.email, e.kind, e.suppress) for e in ses.FORMAT.parse(body)]
 
 
 # --- mapping ------------------------------------------------------------------------------------
@@ -46,7 +49,7 @@ def kinds(body: bytes) -> list[tuple[str, str, bool]]:
     ],
 )
 def test_reference_samples_map_one_event_per_recipient(name, expected):
-    assert kinds(notification(payload_json(name))) == expected
+    assert kinds(notification(record_of(name))) == expected
 
 
 @pytest.mark.parametrize(
@@ -72,7 +75,7 @@ def test_bounce_types_and_sub_types(bounce_type, sub_type, status, kind, suppres
 
 def test_complaint_variants_reject_subscription_and_ignored_events():
     mail = {"destination": ["a@example.com", "b@example.com"]}
-    complaint = payload_json("ses_event_complaint.json")
+    complaint = record_of("ses_event_complaint.json")
     not_spam = {
         **complaint,
         "complaint": {**complaint["complaint"], "complaintFeedbackType": "not-spam"},
@@ -112,25 +115,25 @@ def test_validation_message_and_confirmations_carry_no_events():
     ).encode()
     confirmation = json.dumps({"Type": "SubscriptionConfirmation", "MessageId": "y"}).encode()
 
-    assert list(ses.parse(validated)) == []
-    assert list(ses.parse(confirmation)) == []
+    assert list(ses.FORMAT.parse(validated)) == []
+    assert list(ses.FORMAT.parse(confirmation)) == []
 
 
 def test_dedupe_key_is_the_sns_message_id_and_recipient():
-    record = payload_json("ses_legacy_bounce.json")
-    first, second = ses.parse(notification(record, "sns-1"))
-    [retried, _] = ses.parse(notification(record, "sns-1"))
-    [other, _] = ses.parse(notification(record, "sns-2"))
+    record = record_of("ses_legacy_bounce.json")
+    first, second = ses.FORMAT.parse(notification(record, "sns-1"))
+    [retried, _] = ses.FORMAT.parse(notification(record, "sns-1"))
+    [other, _] = ses.FORMAT.parse(notification(record, "sns-2"))
 
     assert first.dedupe_key == retried.dedupe_key != second.dedupe_key
     assert other.dedupe_key != first.dedupe_key
 
 
 def test_meta_comes_back_from_the_mail_headers():
-    record = payload_json("ses_event_delivery.json")
+    record = record_of("ses_event_delivery.json")
     record["mail"]["headers"].append({"name": "X-Postdesk-Meta", "value": "a@b.c|17|2"})
 
-    [event] = ses.parse(notification(record))
+    [event] = ses.FORMAT.parse(notification(record))
 
     assert event.meta == "a@b.c|17|2"
 
@@ -138,8 +141,8 @@ def test_meta_comes_back_from_the_mail_headers():
 # --- SNS signatures -----------------------------------------------------------------------------
 @pytest.mark.parametrize("version", ["1", "2"])
 def test_signature_versions_1_and_2_verify_and_the_certificate_is_cached(sns, version):
-    first = sns.envelope(payload_json("ses_event_bounce.json"), version=version)
-    second = sns.envelope(payload_json("ses_event_delivery.json"), version=version)
+    first = sns.envelope(record_of("ses_event_bounce.json"), version=version)
+    second = sns.envelope(record_of("ses_event_delivery.json"), version=version)
 
     ses.verify_envelope(json.loads(json.dumps(first)))
     ses.verify_envelope(second)
@@ -148,7 +151,7 @@ def test_signature_versions_1_and_2_verify_and_the_certificate_is_cached(sns, ve
 
 
 def test_tampered_unsigned_or_foreign_envelopes_are_refused(sns):
-    good = sns.envelope(payload_json("ses_event_bounce.json"))
+    good = sns.envelope(record_of("ses_event_bounce.json"))
     other_key, _ = sns_key_pair()
     refused = [
         {**good, "Message": good["Message"].replace("Permanent", "Transient")},
@@ -196,9 +199,7 @@ def test_sns_over_http_confirms_verifies_and_applies_in_a_real_worker(
     sns,
     celery_worker,  # noqa: F811
 ):
-    provider = EmailProviderFactory(
-        kind=EmailProvider.Kind.SES, host="", port=None, scheme="", username=""
-    )
+    provider = EmailProviderFactory(ses=True)
     for email in ("jane@example.com", "richard@example.com", "recipient@example.com"):
         ProfileFactory(email=email)
     url = live_server.url + provider.callback_path
@@ -214,14 +215,14 @@ def test_sns_over_http_confirms_verifies_and_applies_in_a_real_worker(
     provider.refresh_from_db()
     assert provider.sns_topic_arn == TOPIC_ARN
 
-    bounce = sns.envelope(payload_json("ses_legacy_bounce.json"), message_id="m-1")
+    bounce = sns.envelope(record_of("ses_legacy_bounce.json"), message_id="m-1")
     assert post_envelope(url, bounce).status_code == 200
     assert post_envelope(url, bounce).status_code == 200  # SNS retry: a duplicate
-    forged = {**sns.envelope(payload_json("ses_event_complaint.json")), "TopicArn": "arn:x"}
+    forged = {**sns.envelope(record_of("ses_event_complaint.json")), "TopicArn": "arn:x"}
     assert post_envelope(url, forged).status_code == 403
     other_topic = sns.sign({**forged, "Signature": ""})
     assert post_envelope(url, other_topic).status_code == 403
-    mismatched = sns.envelope(payload_json("ses_event_complaint.json"))
+    mismatched = sns.envelope(record_of("ses_event_complaint.json"))
     response = httpx.post(
         url,
         content=json.dumps(mismatched).encode(),
@@ -241,13 +242,8 @@ def test_sns_over_http_confirms_verifies_and_applies_in_a_real_worker(
     assert logs == [(403, 0), (200, 0), (200, 0), (200, 2), (403, 0), (403, 0), (403, 0)]
 
 
-@pytest.mark.django_db
 def test_sample_callback_is_an_ses_notification_the_parser_reads():
-    provider = EmailProviderFactory(
-        kind=EmailProvider.Kind.SES, host="", port=None, scheme="", username=""
-    )
-
-    assert kinds(sample_body(provider)) == [
+    assert kinds(ses.FORMAT.sample()) == [
         ("sample@postdesk.invalid", EventKind.HARD_BOUNCE, True),
-        ("sample.cc@postdesk.invalid", EventKind.HARD_BOUNCE, True),
+        ("sample@postdesk.invalid", EventKind.HARD_BOUNCE, True),
     ]
