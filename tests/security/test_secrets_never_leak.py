@@ -36,6 +36,7 @@ SECRETS = {
     EmailProvider.Kind.GMAIL: GMAIL_PLANTED,
     EmailProvider.Kind.SENDGRID: f"SG.{PLANTED}-sendgrid",
     EmailProvider.Kind.NETCORE: f"{PLANTED}-netcore",
+    EmailProvider.Kind.SES: f"{PLANTED}-ses",
 }
 
 
@@ -90,11 +91,14 @@ def scene(smtp_server, sendgrid_api, netcore_api):
     netcore = EmailProviderFactory(
         netcore=True, nickname="Planted Netcore", secret=SECRETS[EmailProvider.Kind.NETCORE]
     )
+    ses = EmailProviderFactory(
+        ses=True, nickname="Planted SES", secret=SECRETS[EmailProvider.Kind.SES]
+    )
     return {
         "server": server,
         "sendgrid_api": sendgrid_api,
         "netcore_api": netcore_api,
-        "providers": [smtp, gmail, sendgrid, netcore],
+        "providers": [smtp, gmail, sendgrid, netcore, ses],
         "smtp": smtp,
         "sendgrid": sendgrid,
         "netcore": netcore,
@@ -300,6 +304,8 @@ def test_error_reports_mask_the_secret_posted_to_the_dashboard(scene, monkeypatc
         "secret": secret,
         "from_address": "news@acme.test",
         "preference_center": "none",
+        "region": "us-east-1",
+        "access_key_id": "AKIAIOSFODNN7EXAMPLE",
     }
     for path in (
         reverse("providers:create", args=[kind]),
