@@ -18,6 +18,7 @@ SECRET_HINT_MIN_LENGTH = 12
 # Where each web-API kind sends its key: the setting that holds the API base URL.
 API_BASE_SETTINGS = {"sendgrid": "SENDGRID_API_URL", "netcore": "NETCORE_API_URL"}
 API_BASE_SETTINGS["postmark"] = "POSTMARK_API_URL"
+API_BASE_SETTINGS["ses"] = "SES_ENDPOINT_URL"
 
 
 def new_callback_token() -> str:
@@ -158,6 +159,7 @@ class EmailProvider(models.Model):
         SENDGRID = "sendgrid", "SendGrid"
         NETCORE = "netcore", "Netcore Cloud"
         POSTMARK = "postmark", "Postmark"
+        SES = "ses", "Amazon SES"
 
     class Scheme(models.TextChoices):
         SMTP = "smtp", "SMTP"
@@ -208,6 +210,7 @@ class EmailProvider(models.Model):
     configuration_set = models.CharField(max_length=64, blank=True)
     sending_domain = models.CharField(max_length=253, blank=True)
     message_stream = models.CharField(max_length=64, blank=True)
+    sns_topic_arn = models.CharField("SNS topic ARN", max_length=256, blank=True, editable=False)
     # A second secret that authenticates the ESP's callbacks (Mailgun's webhook signing key,
     # the webhook password Postdesk generates for Postmark): encrypted, write-only.
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
@@ -351,7 +354,7 @@ class TestEmail(models.Model):
         API_CONNECTION_ERROR = "api_connection_error", "API connection error"
         API_TIMEOUT = "api_timeout", "API timeout"
         API_KEY_REFUSED = "api_key_refused", "API refused the key"
-        SENDER_NOT_VERIFIED = "sender_not_verified", "Sender not verified or account sandboxed"
+        UNVERIFIED_SENDER = "unverified_sender", "Sandbox or unverified sender"
         RATE_LIMITED = "rate_limited", "Rate limited by the ESP"
         QUEUE_UNAVAILABLE = "queue_unavailable", "Could not be queued"
         STALE = "stale", "Worker stopped responding"

@@ -45,6 +45,15 @@ class EmailProviderFactory(factory.django.DjangoModelFactory):
         postmark = factory.Trait(
             kind=EmailProvider.Kind.POSTMARK, host="", port=None, scheme="", username=""
         )
+        ses = factory.Trait(
+            kind=EmailProvider.Kind.SES,
+            host="",
+            port=None,
+            scheme="",
+            username="",
+            region="us-east-1",
+            access_key_id="AKIAIOSFODNN7EXAMPLE",
+        )
 
     @factory.post_generation
     def secret(obj, create, extracted, **kwargs):  # noqa: N805

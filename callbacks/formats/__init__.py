@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from providers.models import EmailProvider
 
-from . import generic_v2, legacy_bounce, netcore, postmark, sendgrid
+from . import generic_v2, legacy_bounce, netcore, postmark, sendgrid, ses
 from .base import (
     MAX_EVENTS,
     BatchReport,
@@ -55,6 +55,7 @@ KIND_FORMATS: dict[str, KindFormats] = {
     EmailProvider.Kind.SENDGRID: KindFormats((sendgrid.FORMAT,), sample_format=sendgrid.FORMAT),
     EmailProvider.Kind.NETCORE: KindFormats((netcore.FORMAT,), sample_format=netcore.FORMAT),
     EmailProvider.Kind.POSTMARK: KindFormats((postmark.FORMAT,), sample_format=postmark.FORMAT),
+    EmailProvider.Kind.SES: KindFormats((ses.FORMAT,), sample_format=ses.FORMAT),
 }
 
 FORMATS: tuple[Format, ...] = tuple(

@@ -206,6 +206,11 @@ ESP_HTTP_TIMEOUT_SECONDS = env.float("ESP_HTTP_TIMEOUT_SECONDS", default=15.0)
 SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
 POSTMARK_API_URL = env("POSTMARK_API_URL", default="https://api.postmarkapp.com")
 NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")
+# Amazon SES: blank = boto3's regional endpoint; SNS signing certificates only from these hosts.
+SES_ENDPOINT_URL = env("SES_ENDPOINT_URL", default="")
+SNS_CERT_HOSTS = env.list(
+    "SNS_CERT_HOSTS", default=[r"^sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?$"]
+)
 # SMTP hosts and ESP API bases must be globally routable (providers.network) unless this is
 # on; each environment's module decides (local: on, for the SMTP sink; production: off).
 PROVIDER_HOSTS_ALLOW_PRIVATE = False

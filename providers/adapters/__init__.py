@@ -19,6 +19,7 @@ from .base import (
 from .netcore import NetcoreAdapter
 from .postmark import PostmarkAdapter
 from .sendgrid import SendGridAdapter
+from .ses import SesAdapter
 from .smtp import SmtpAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
@@ -27,6 +28,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     EmailProvider.Kind.SENDGRID: SendGridAdapter,
     EmailProvider.Kind.NETCORE: NetcoreAdapter,
     EmailProvider.Kind.POSTMARK: PostmarkAdapter,
+    EmailProvider.Kind.SES: SesAdapter,
 }
 
 

@@ -79,7 +79,7 @@ class PostmarkAdapter(HttpApiAdapter):
         if code in SENDER_BLOCKED_CODES or (
             code == INVALID_REQUEST_CODE and "sender signature" in text.lower()
         ):
-            return DeliveryError(Reason.SENDER_NOT_VERIFIED, text, code=status)
+            return DeliveryError(Reason.UNVERIFIED_SENDER, text, code=status)
         if code == INACTIVE_RECIPIENT_CODE or (
             code == INVALID_REQUEST_CODE and names_recipient_field(text)
         ):

@@ -10,6 +10,7 @@ from .gmail import GmailProviderForm
 from .netcore import NetcoreProviderForm
 from .postmark import PostmarkProviderForm
 from .sendgrid import SendGridProviderForm
+from .ses import SesProviderForm
 from .smtp import SmtpProviderForm
 
 FORMS: dict[str, type[ProviderForm]] = {
@@ -18,6 +19,7 @@ FORMS: dict[str, type[ProviderForm]] = {
     EmailProvider.Kind.SENDGRID: SendGridProviderForm,
     EmailProvider.Kind.NETCORE: NetcoreProviderForm,
     EmailProvider.Kind.POSTMARK: PostmarkProviderForm,
+    EmailProvider.Kind.SES: SesProviderForm,
 }
 
 

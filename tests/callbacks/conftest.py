@@ -9,7 +9,9 @@ from django.test import Client
 from callbacks import inbox
 from providers.forms.postmark import WEBHOOK_USERNAME, new_webhook_password
 from providers.models import EmailProvider
+from tests.aws import moto_ses, sns  # noqa: F401  (fixtures)
 from tests.factories import EmailProviderFactory
+from tests.servers import tls_ca  # noqa: F401  (fixture)
 
 PAYLOADS = Path(__file__).parent / "payloads"
 

@@ -90,13 +90,13 @@ def test_a_refused_token_is_not_retried_and_never_echoed(postmark_api):
                 "Message": "Invalid 'From' address: 'news@acme.test' is not a verified "
                 "sender signature.",
             },
-            "sender_not_verified",
+            "unverified_sender",
             False,
         ),
         (
             422,
             {"ErrorCode": 412, "Message": "Your account is pending approval."},
-            "sender_not_verified",
+            "unverified_sender",
             False,
         ),  # noqa: E501
         (

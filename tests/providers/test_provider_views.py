@@ -19,6 +19,7 @@ GMAIL_APP_PASSWORD = "abcdefghijklmnop"
 SENDGRID_KEY = "SG.sendgrid-key-VALUE-7777"
 NETCORE_KEY = "netcore-api-key-VALUE-8888"
 POSTMARK_TOKEN = "postmark-server-token-VALUE-6666"
+SES_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 COMMON = {
     "from_name": "Acme News",
@@ -54,6 +55,14 @@ VALID_POSTS = {
     },
 }
 VALID_POSTS[Kind.POSTMARK] = {"nickname": "Acme Postmark", "secret": POSTMARK_TOKEN, **COMMON}
+VALID_POSTS[Kind.SES] = {
+    "nickname": "Acme SES",
+    "region": "eu-west-1",
+    "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+    "secret": SES_SECRET,
+    "configuration_set": "postdesk",
+    **COMMON,
+}
 
 SECRETS = {
     Kind.SMTP: SMTP_PASSWORD,
@@ -61,11 +70,13 @@ SECRETS = {
     Kind.SENDGRID: SENDGRID_KEY,
     Kind.NETCORE: NETCORE_KEY,
     Kind.POSTMARK: POSTMARK_TOKEN,
+    Kind.SES: SES_SECRET,
 }
 
 TRAITS = {Kind.SMTP: {}, Kind.GMAIL: {"gmail": True}, Kind.SENDGRID: {"sendgrid": True}}
 TRAITS[Kind.NETCORE] = {"netcore": True}
 TRAITS[Kind.POSTMARK] = {"postmark": True}
+TRAITS[Kind.SES] = {"ses": True}
 
 
 def _create(client, provider_kind, **overrides):
@@ -85,6 +96,8 @@ def _edit_data(provider, **overrides):
         "from_name": provider.from_name,
         "from_address": provider.from_address,
         "reply_to_address": provider.reply_to_address,
+        "region": provider.region,
+        "access_key_id": provider.access_key_id,
         "preference_center": provider.preference_center,
         "preference_center_url": provider.preference_center_url,
         "webhook_verification_key": provider.webhook_verification_key,
@@ -402,6 +415,7 @@ def test_detail_shows_settings_callback_url_and_setup_steps(client_logged_in, ki
         Kind.SMTP: "v2",
         Kind.GMAIL: "hardbounce",
         Kind.POSTMARK: "Subscription Change",
+        Kind.SES: "Configuration sets",
     }[kind]
     assert expected_step in html
     assert "Rotate callback URL" not in html  # not staff

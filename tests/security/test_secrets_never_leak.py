@@ -37,6 +37,7 @@ SECRETS = {
     EmailProvider.Kind.SENDGRID: f"SG.{PLANTED}-sendgrid",
     EmailProvider.Kind.NETCORE: f"{PLANTED}-netcore",
     EmailProvider.Kind.POSTMARK: f"{PLANTED}-postmark",
+    EmailProvider.Kind.SES: f"{PLANTED}-ses",
 }
 
 
@@ -94,11 +95,14 @@ def scene(smtp_server, sendgrid_api, netcore_api):
     postmark = EmailProviderFactory(
         postmark=True, nickname="Planted Postmark", secret=SECRETS[EmailProvider.Kind.POSTMARK]
     )
+    ses = EmailProviderFactory(
+        ses=True, nickname="Planted SES", secret=SECRETS[EmailProvider.Kind.SES]
+    )
     return {
         "server": server,
         "sendgrid_api": sendgrid_api,
         "netcore_api": netcore_api,
-        "providers": [smtp, gmail, sendgrid, netcore, postmark],
+        "providers": [smtp, gmail, sendgrid, netcore, postmark, ses],
         "smtp": smtp,
         "sendgrid": sendgrid,
         "netcore": netcore,
@@ -304,6 +308,8 @@ def test_error_reports_mask_the_secret_posted_to_the_dashboard(scene, monkeypatc
         "secret": secret,
         "from_address": "news@acme.test",
         "preference_center": "none",
+        "region": "us-east-1",
+        "access_key_id": "AKIAIOSFODNN7EXAMPLE",
     }
     for path in (
         reverse("providers:create", args=[kind]),

@@ -84,6 +84,8 @@ BUILDERS = {
     "sendgrid": ((sendgrid_body,), "bounce"),
     "netcore": ((netcore_native, netcore_migration), "bounced"),
     "postmark": ((postmark_body,), "Bounce"),
+    # One SNS message per POST, not an array of items: its rules are in test_ses_callbacks.py.
+    "ses": ((), "Permanent"),
 }
 # The migration shape names its hard bounce as SendGrid does.
 HARD_EVENT = {netcore_migration: "bounce"}
