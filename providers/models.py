@@ -16,6 +16,7 @@ from . import crypto
 SECRET_HINT_MIN_LENGTH = 12
 # Where each web-API kind sends its key: the setting that holds the API base URL.
 API_BASE_SETTINGS = {"sendgrid": "SENDGRID_API_URL", "netcore": "NETCORE_API_URL"}
+API_BASE_SETTINGS["mailgun"] = "MAILGUN_API_URL"  # the EU base is chosen by `region`
 
 
 def new_callback_token() -> str:
@@ -129,6 +130,7 @@ class EmailProvider(models.Model):
         GMAIL = "gmail", "Gmail / Google Workspace"
         SENDGRID = "sendgrid", "SendGrid"
         NETCORE = "netcore", "Netcore Cloud"
+        MAILGUN = "mailgun", "Mailgun"
 
     class Scheme(models.TextChoices):
         SMTP = "smtp", "SMTP"
@@ -322,6 +324,8 @@ class TestEmail(models.Model):
         API_CONNECTION_ERROR = "api_connection_error", "API connection error"
         API_TIMEOUT = "api_timeout", "API timeout"
         API_KEY_REFUSED = "api_key_refused", "API refused the key"
+        SENDER_NOT_ALLOWED = "sender_not_allowed", "Sandbox or unverified sender"
+        RATE_LIMITED = "rate_limited", "Rate limited"
         QUEUE_UNAVAILABLE = "queue_unavailable", "Could not be queued"
         STALE = "stale", "Worker stopped responding"
         NOT_PICKED_UP = "not_picked_up", "No worker picked it up"

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 
 from profiles.models import Profile
 from providers.forms.gmail import GMAIL_PRESET
+from providers.crypto import encrypt
 from providers.models import EmailProvider
 
 
@@ -41,6 +42,16 @@ class EmailProviderFactory(factory.django.DjangoModelFactory):
         )
         netcore = factory.Trait(
             kind=EmailProvider.Kind.NETCORE, host="", port=None, scheme="", username=""
+        )
+        mailgun = factory.Trait(
+            kind=EmailProvider.Kind.MAILGUN,
+            host="",
+            port=None,
+            scheme="",
+            username="",
+            sending_domain="mg.example.com",
+            region="us",
+            webhook_secret_encrypted=factory.LazyFunction(lambda: encrypt("mailgun-signing-key")),
         )
 
     @factory.post_generation

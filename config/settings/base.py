@@ -202,6 +202,8 @@ SMTP_TIMEOUT_SECONDS = env.float("SMTP_TIMEOUT_SECONDS", default=15.0)
 SMTP_CA_FILE = env("SMTP_CA_FILE", default="")
 ESP_HTTP_TIMEOUT_SECONDS = env.float("ESP_HTTP_TIMEOUT_SECONDS", default=15.0)
 SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
+MAILGUN_API_URL = env("MAILGUN_API_URL", default="https://api.mailgun.net")
+MAILGUN_EU_API_URL = env("MAILGUN_EU_API_URL", default="https://api.eu.mailgun.net")
 NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")
 # SMTP hosts and ESP API bases must be globally routable (providers.network) unless this is
 # on; each environment's module decides (local: on, for the SMTP sink; production: off).

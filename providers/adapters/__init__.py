@@ -16,6 +16,7 @@ from .base import (
     SendResult,
     make_meta,
 )
+from .mailgun import MailgunAdapter
 from .netcore import NetcoreAdapter
 from .sendgrid import SendGridAdapter
 from .smtp import SmtpAdapter
@@ -25,6 +26,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     EmailProvider.Kind.GMAIL: SmtpAdapter,  # with the Gmail preset (forms.gmail.GMAIL_PRESET)
     EmailProvider.Kind.SENDGRID: SendGridAdapter,
     EmailProvider.Kind.NETCORE: NetcoreAdapter,
+    EmailProvider.Kind.MAILGUN: MailgunAdapter,
 }
 
 

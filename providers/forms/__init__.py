@@ -7,6 +7,7 @@ from providers.models import EmailProvider
 
 from .base import ProviderForm
 from .gmail import GmailProviderForm
+from .mailgun import MailgunProviderForm
 from .netcore import NetcoreProviderForm
 from .sendgrid import SendGridProviderForm
 from .smtp import SmtpProviderForm
@@ -16,6 +17,7 @@ FORMS: dict[str, type[ProviderForm]] = {
     EmailProvider.Kind.GMAIL: GmailProviderForm,
     EmailProvider.Kind.SENDGRID: SendGridProviderForm,
     EmailProvider.Kind.NETCORE: NetcoreProviderForm,
+    EmailProvider.Kind.MAILGUN: MailgunProviderForm,
 }
 
 

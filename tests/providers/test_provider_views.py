@@ -18,6 +18,7 @@ SMTP_PASSWORD = "smtp-pa55word-XYZ9"
 GMAIL_APP_PASSWORD = "abcdefghijklmnop"
 SENDGRID_KEY = "SG.sendgrid-key-VALUE-7777"
 NETCORE_KEY = "netcore-api-key-VALUE-8888"
+MAILGUN_KEY = "key-mailgun-api-VALUE-6666"
 
 COMMON = {
     "from_name": "Acme News",
@@ -52,16 +53,26 @@ VALID_POSTS = {
         "preference_center_url": "https://acme.example/unsubscribe",
     },
 }
+VALID_POSTS[Kind.MAILGUN] = {
+    "nickname": "Acme Mailgun",
+    "sending_domain": "mg.acme.example",
+    "region": "eu",
+    "secret": MAILGUN_KEY,
+    "webhook_signing_key": "mailgun-signing-key-5555",
+    **COMMON,
+}
 
 SECRETS = {
     Kind.SMTP: SMTP_PASSWORD,
     Kind.GMAIL: GMAIL_APP_PASSWORD,
     Kind.SENDGRID: SENDGRID_KEY,
     Kind.NETCORE: NETCORE_KEY,
+    Kind.MAILGUN: MAILGUN_KEY,
 }
 
 TRAITS = {Kind.SMTP: {}, Kind.GMAIL: {"gmail": True}, Kind.SENDGRID: {"sendgrid": True}}
 TRAITS[Kind.NETCORE] = {"netcore": True}
+TRAITS[Kind.MAILGUN] = {"mailgun": True}
 
 
 def _create(client, provider_kind, **overrides):
@@ -84,6 +95,8 @@ def _edit_data(provider, **overrides):
         "preference_center": provider.preference_center,
         "preference_center_url": provider.preference_center_url,
         "webhook_verification_key": provider.webhook_verification_key,
+        "sending_domain": provider.sending_domain,
+        "region": provider.region,
     }
     data.update(overrides)
     return data
@@ -397,6 +410,7 @@ def test_detail_shows_settings_callback_url_and_setup_steps(client_logged_in, ki
         Kind.NETCORE: "Abuse",
         Kind.SMTP: "v2",
         Kind.GMAIL: "hardbounce",
+        Kind.MAILGUN: "HTTP webhook signing key",
     }[kind]
     assert expected_step in html
     assert "Rotate callback URL" not in html  # not staff
