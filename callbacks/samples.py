@@ -15,6 +15,10 @@ SAMPLE_EMAIL = "sample@postdesk.invalid"
 
 
 def sample_body(provider: EmailProvider) -> bytes:
+    if provider.kind == EmailProvider.Kind.MAILGUN:
+        from .parsers import mailgun
+
+        return mailgun.sample(provider)  # signed with the provider's key
     builders = {
         EmailProvider.Kind.SMTP: _generic_v2,
         EmailProvider.Kind.GMAIL: _legacy_bounce,

@@ -30,7 +30,7 @@ from providers.models import EmailProvider
 from . import inbox, samples, services, signatures
 from .forms import SoftBouncePolicyForm, made_inactive_message
 from .models import CallbackLog, SoftBouncePolicy
-from .parsers import BatchReport, MalformedPayload, checker_for, parser_for
+from .parsers import BatchReport, MalformedPayload, checker_for, mailgun, parser_for
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +198,11 @@ def _verify_and_check(provider, body, headers, is_sample) -> tuple[Outcome, Batc
             signatures.verify_request(key, body, headers)
         except signatures.SignatureError as exc:
             return Outcome(403, error_body(403, "Invalid signature"), error=str(exc)), None
+    if provider.kind == EmailProvider.Kind.MAILGUN and not is_sample:
+        try:
+            mailgun.verify(provider, body)
+        except mailgun.SignatureError as exc:  # 406: Mailgun does not retry it (§2.2)
+            return Outcome(406, error_body(406, "Invalid signature"), error=str(exc)), None
     try:
         report = checker_for(provider)(body)
     except MalformedPayload as exc:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from providers.models import EmailProvider
 
-from . import generic_v2, legacy_bounce, netcore, sendgrid
+from . import generic_v2, legacy_bounce, mailgun, netcore, sendgrid
 from .base import (
     MAX_EVENTS,
     BatchReport,
@@ -41,6 +41,7 @@ PARSERS: dict[str, Parser] = {
     EmailProvider.Kind.GMAIL: parse_clevertap,
     EmailProvider.Kind.SENDGRID: sendgrid.parse,
     EmailProvider.Kind.NETCORE: netcore.parse,
+    EmailProvider.Kind.MAILGUN: mailgun.parse,
 }
 
 
@@ -61,6 +62,7 @@ CHECKERS: dict[str, Checker] = {
     EmailProvider.Kind.GMAIL: full_check(parse_clevertap),
     EmailProvider.Kind.SENDGRID: sendgrid.check,
     EmailProvider.Kind.NETCORE: netcore.check,
+    EmailProvider.Kind.MAILGUN: mailgun.check,
 }
 
 
