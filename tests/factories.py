@@ -2,8 +2,8 @@ import factory
 from django.contrib.auth import get_user_model
 
 from profiles.models import Profile
-from providers.forms.gmail import GMAIL_PRESET
 from providers.crypto import encrypt
+from providers.forms.gmail import GMAIL_PRESET
 from providers.models import EmailProvider
 
 
