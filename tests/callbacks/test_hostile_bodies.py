@@ -120,5 +120,7 @@ def test_nasty_bodies_are_read_as_the_standard_library_reads_them(body):
 def test_hostile_bodies_never_get_a_500(client, make_provider, kind, body):
     provider = make_provider(kind)
     response = post(client, provider, body)
-    assert response.status_code in (200, 400)
+    # Mailgun signs every webhook: an unsigned body is refused with the 406 it does not retry.
+    allowed = (406,) if kind == EmailProvider.Kind.MAILGUN else (200, 400)
+    assert response.status_code in allowed
     assert CallbackLog.objects.get().status_code == response.status_code

@@ -36,7 +36,9 @@ SECRETS = {
     EmailProvider.Kind.GMAIL: GMAIL_PLANTED,
     EmailProvider.Kind.SENDGRID: f"SG.{PLANTED}-sendgrid",
     EmailProvider.Kind.NETCORE: f"{PLANTED}-netcore",
+    EmailProvider.Kind.MAILGUN: f"{PLANTED}-mailgun",
 }
+MAILGUN_SIGNING_KEY = f"{PLANTED}-mailgun-signing"
 
 
 def needles() -> list[str]:
@@ -90,11 +92,16 @@ def scene(smtp_server, sendgrid_api, netcore_api):
     netcore = EmailProviderFactory(
         netcore=True, nickname="Planted Netcore", secret=SECRETS[EmailProvider.Kind.NETCORE]
     )
+    mailgun = EmailProviderFactory(
+        mailgun=True, nickname="Planted Mailgun", secret=SECRETS[EmailProvider.Kind.MAILGUN]
+    )
+    mailgun.set_webhook_secret(MAILGUN_SIGNING_KEY)
+    mailgun.save()
     return {
         "server": server,
         "sendgrid_api": sendgrid_api,
         "netcore_api": netcore_api,
-        "providers": [smtp, gmail, sendgrid, netcore],
+        "providers": [smtp, gmail, sendgrid, netcore, mailgun],
         "smtp": smtp,
         "sendgrid": sendgrid,
         "netcore": netcore,
@@ -301,6 +308,9 @@ def test_error_reports_mask_the_secret_posted_to_the_dashboard(scene, monkeypatc
         "from_address": "news@acme.test",
         "preference_center": "none",
     }
+    if kind == EmailProvider.Kind.MAILGUN:
+        data |= {"sending_domain": "mg.acme.test", "region": "us"}
+        data["webhook_signing_key"] = MAILGUN_SIGNING_KEY
     for path in (
         reverse("providers:create", args=[kind]),
         reverse("providers:edit", args=[provider.pk]),
