@@ -66,7 +66,6 @@ class PendingBatchAdmin(admin.ModelAdmin):
     list_display = ["log", "log__received_at", "attempts", "retry_at", "last_error"]
     list_filter = [PendingStateFilter, "log__provider"]
     list_select_related = ["log"]
-    exclude = ["events"]  # a batch stored before callbacks.0009; the log has the body's start
     actions = ["retry_now"]
 
     @admin.action(description="Retry the selected batches now", permissions=["retry"])
@@ -82,7 +81,7 @@ class PendingBatchAdmin(admin.ModelAdmin):
         return request.user.has_perm("callbacks.change_pendingbatch")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("events", "body")
+        return super().get_queryset(request).defer("body")
 
     def has_add_permission(self, request):
         return False

@@ -15,8 +15,8 @@ from django.db import connection
 from common.bulk_sql import as_sqlite_text, bound_cursor, table_name
 from providers.models import EmailProvider
 
+from .formats.base import CallbackEvent
 from .models import ReceivedEvent
-from .parsers.base import CallbackEvent
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SECOND = timedelta(seconds=1)

@@ -5,7 +5,7 @@ the request's `CallbackLog`: one small transaction, whatever the batch does to p
 workers then parse pending bodies oldest first and apply their events through
 `services.apply_events`, each in a transaction that also deletes the batch and fills in the
 log, so a batch is applied exactly once however many times a task runs. Parsing belongs to
-the worker: the answer needs only the body's check (`callbacks.parsers`), which takes a fifth
+the worker: the answer needs only the body's check (`callbacks.formats`), which takes a fifth
 of the time for a plain SendGrid batch. A batch that fails is retried later with a growing delay
 and does not hold up the ones behind it. Nothing accepted is lost if the broker drops a
 message: the periodic sweep (`callbacks.tasks.apply_pending_callbacks`) finds the batch.
@@ -25,25 +25,21 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import msgspec
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
 from callbacks import services
+from callbacks.formats import named
 from callbacks.models import CallbackLog, InboxWakeup, PendingBatch
-from callbacks.parsers import parser_for
-from callbacks.parsers.base import CallbackEvent
 from common.bulk_sql import bound_cursor, insert_values, model_defaults, table_name
 from providers.models import EmailProvider
 
 log = logging.getLogger(__name__)
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
 FIRST_RETRY_SECONDS = 10
 LAST_RETRY_SECONDS = 3600
 APPLY_BUDGET_SECONDS = 20  # then the task hands over, so other tasks get the worker too
@@ -195,22 +191,14 @@ def _due():
 
 def _apply(pending: PendingBatch) -> None:
     callback_log = pending.log
-    result = services.apply_events(
-        callback_log.provider, _events(pending), now=callback_log.received_at
-    )
+    events = named(callback_log.payload_format).parse(bytes(pending.body))
+    result = services.apply_events(callback_log.provider, events, now=callback_log.received_at)
     callback_log.duplicates = result.duplicates
     callback_log.ignored = result.ignored
     callback_log.kind_counts = dict(result.counts)
     callback_log.applied_at = timezone.now()
     callback_log.save(update_fields=["duplicates", "ignored", "kind_counts", "applied_at"])
     pending.delete()
-
-
-def _events(pending: PendingBatch) -> list[CallbackEvent]:
-    """The batch's readable events: its body parsed, or what an earlier release stored."""
-    if pending.body is None:
-        return decode(pending.events)
-    return parser_for(pending.log.provider)(bytes(pending.body))
 
 
 def apply_waiting_batches(provider: EmailProvider) -> None:
@@ -276,26 +264,3 @@ def _postpone(pending: PendingBatch, exc: Exception) -> None:
     pending.retry_at = timezone.now() + timedelta(seconds=delay)
     pending.last_error = f"{type(exc).__name__}: {exc}"[:1000]
     pending.save(update_fields=["attempts", "retry_at", "last_error"])
-
-
-# --- batches stored by earlier releases, as parsed events ------------------------------------
-
-_batch_decoder = msgspec.json.Decoder(list[CallbackEvent])
-
-
-def decode(text: str) -> list[CallbackEvent]:
-    """Events stored before migration callbacks.0009, as JSON arrays in `CallbackEvent`'s
-    field order."""
-    try:
-        return _batch_decoder.decode(text)
-    except msgspec.ValidationError:
-        return _decode_microseconds(text)
-
-
-def _decode_microseconds(text: str) -> list[CallbackEvent]:
-    """A batch stored before migration callbacks.0008, with times as microseconds since the
-    epoch: it may still be waiting when the new code starts."""
-    rows = msgspec.json.decode(text)
-    for row in rows:
-        row[2] = None if row[2] is None else (EPOCH + row[2] * MICROSECOND).isoformat()
-    return _batch_decoder.decode(msgspec.json.encode(rows))

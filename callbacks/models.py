@@ -69,10 +69,7 @@ class PendingBatch(models.Model):
         CallbackLog, on_delete=models.CASCADE, primary_key=True, related_name="pending"
     )
     body = models.BinaryField(
-        null=True, help_text="The body the ESP posted, checked; a worker parses it to apply it."
-    )
-    events = models.TextField(
-        blank=True, help_text="A batch stored before migration 0009: its parsed events, encoded."
+        help_text="The body the ESP posted, checked; a worker parses it to apply it."
     )
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Failed attempts so far.")
     retry_at = models.DateTimeField(default=timezone.now, help_text="Not applied before this time.")
@@ -214,3 +211,6 @@ class TestEmailEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for test email {self.test_email_id}"
+
+
+from callbacks.mailbox.models import BounceMailbox  # noqa: E402, F401  (the bounce mailbox)

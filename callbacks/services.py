@@ -45,8 +45,8 @@ from profiles.suppression import (
 from providers.models import EmailProvider
 
 from .dedupe import claim_new
+from .formats.base import CallbackEvent
 from .models import EventKind, SoftBouncePolicy
-from .parsers.base import CallbackEvent
 from .stats import add_to_stats, counted_at
 from .test_email_events import names_test_email, record_test_email_events
 

@@ -15,8 +15,8 @@ from django.utils import timezone
 from common.bulk_sql import adapter, bound_cursor, rows_source, table_name
 from providers.models import EmailProvider
 
+from .formats.base import CallbackEvent
 from .models import DailyStat
-from .parsers.base import CallbackEvent
 
 
 def counted_at(event: CallbackEvent, received: datetime) -> datetime:

@@ -24,3 +24,19 @@ def prune_callback_history() -> None:
     result = retention.prune()
     if result.keys or result.logs:
         log.info("Pruned %s de-duplication keys and %s callback logs", result.keys, result.logs)
+
+
+@shared_task(ignore_result=True)
+def poll_bounce_mailboxes() -> int:
+    """Read the bounce mailboxes whose turn has come (callbacks.mailbox.poller)."""
+    from callbacks.mailbox import poller
+
+    return poller.poll_due()
+
+
+@shared_task(ignore_result=True)
+def poll_bounce_mailbox(mailbox_id: int) -> None:
+    """Read one bounce mailbox now ("Poll now")."""
+    from callbacks.mailbox import poller
+
+    poller.poll_mailbox(mailbox_id)

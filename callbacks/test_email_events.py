@@ -11,8 +11,8 @@ from datetime import datetime
 from common.bulk_sql import adapter, bound_cursor, rows_source, table_name
 from providers.models import EmailProvider, TestEmail
 
+from .formats.base import CallbackEvent
 from .models import TestEmailEvent
-from .parsers.base import CallbackEvent
 from .stats import counted_at
 
 

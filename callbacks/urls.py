@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import stats_views, views
+from . import receive, stats_views, views
+from .mailbox import views as mailbox_views
 
 app_name = "callbacks"
 
@@ -9,5 +10,7 @@ urlpatterns = [
     path("policy/", views.soft_bounce_policy, name="policy"),
     path("providers/<int:pk>/sample/", views.send_sample, name="sample"),
     path("providers/<int:pk>/log/", views.callback_log, name="log"),
-    path("<str:token>/", views.receive, name="receive"),
+    path("providers/<int:pk>/mailbox/", mailbox_views.mailbox_settings, name="mailbox"),
+    path("providers/<int:pk>/mailbox/poll/", mailbox_views.mailbox_poll_now, name="mailbox_poll"),
+    path("<str:token>/", receive.receive, name="receive"),
 ]

@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -24,5 +25,19 @@ app.conf.beat_schedule = {
     "prune-callback-history": {
         "task": "callbacks.tasks.prune_callback_history",
         "schedule": 3600.0,
+    },
+    # Bounce mailboxes over IMAP (callbacks.mailbox.poller).
+    "poll-bounce-mailboxes": {
+        "task": "callbacks.tasks.poll_bounce_mailboxes",
+        "schedule": float(settings.BOUNCE_MAILBOX_POLL_SECONDS),
+    },
+    # Rates against the deliverability thresholds; new alerts are emailed to staff.
+    "check-deliverability-thresholds": {
+        "task": "deliverability.tasks.check_thresholds",
+        "schedule": 60.0,
+    },
+    "check-sending-domains": {
+        "task": "deliverability.tasks.check_sending_domains",
+        "schedule": 86400.0,
     },
 }

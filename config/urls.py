@@ -27,6 +27,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.ico"))),
     path("admin/", admin.site.urls),
     path("settings/email/providers/", include("providers.urls")),
+    path("settings/email/deliverability/", include("deliverability.urls")),
     path("callbacks/", include("callbacks.urls")),
     path("profiles/", include("profiles.urls")),
 ]

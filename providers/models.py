@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import hmac
 import json
@@ -7,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
@@ -50,6 +51,25 @@ def destination_fingerprint(
 
 class EmailProviderManager(models.Manager):
     """The default rules live here: exactly one default once any provider exists."""
+
+    def by_callback_token(self, token: str) -> "EmailProvider | None":
+        """The provider whose callback token is `token`, or None; unknown and rotated alike.
+
+        One indexed lookup on a unique 256-bit token finds the candidate; the match is then
+        confirmed with a constant-time comparison of the whole token, so the answer never
+        depends on how the database compares strings (collation, padding) or how long a prefix
+        matched. The query is raw SQL, written once: building it through the ORM on every
+        request cost a third of a millisecond, a tenth of the endpoint's time on a 1000-event
+        batch.
+        """
+        if "\x00" in token:  # no token holds one, and PostgreSQL's text refuses it
+            return None
+        provider = next(iter(self.raw(_provider_by_token_sql(), [token])), None)
+        if provider is None:
+            return None
+        if not hmac.compare_digest(provider.callback_token.encode(), token.encode()):
+            return None
+        return provider
 
     def _lock_all(self) -> list[int]:
         # Lock every provider row in a fixed order, so concurrent changes to the default
@@ -122,6 +142,13 @@ class EmailProviderManager(models.Manager):
                 filter=Q(daily_stats__date__gte=since),
             )
         )
+
+
+@functools.cache
+def _provider_by_token_sql() -> str:
+    table = connection.ops.quote_name(EmailProvider._meta.db_table)
+    column = connection.ops.quote_name(EmailProvider._meta.get_field("callback_token").column)
+    return f"SELECT * FROM {table} WHERE {column} = %s"  # noqa: S608
 
 
 class EmailProvider(models.Model):

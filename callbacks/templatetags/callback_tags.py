@@ -106,7 +106,7 @@ def recent_callback_logs(provider: EmailProvider, limit: int = 10):
     return list(
         CallbackLog.objects.filter(provider=provider)
         .select_related("pending")
-        .defer("pending__events", "pending__body")
+        .defer("pending__body")
         .order_by("-received_at", "-id")[:limit]
     )
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "profiles",
     "providers",
     "callbacks",
+    "deliverability",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +70,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "deliverability.context_processors.open_alerts",
             ],
         },
     },
@@ -225,6 +227,8 @@ CALLBACK_LOG_DAYS = env.int("CALLBACK_LOG_DAYS", default=30)
 # How many tasks an idle callback inbox queues when batches arrive: as many as should apply
 # them at once, so every worker process takes part in draining a flood (callbacks.inbox).
 CALLBACK_WAKE_TASKS = env.int("CALLBACK_WAKE_TASKS", default=CELERY_WORKER_CONCURRENCY)
+# How often Celery beat reads the bounce mailboxes (callbacks.mailbox), in seconds.
+BOUNCE_MAILBOX_POLL_SECONDS = env.int("BOUNCE_MAILBOX_POLL_SECONDS", default=300)
 
 # --- Profiles -------------------------------------------------------------------
 PROFILE_IMPORT_MAX_BYTES = env.int("PROFILE_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
@@ -270,6 +274,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "flufl.bounce": {"level": "WARNING"},  # names each detector it runs at INFO
         "django.request": {"filters": ["redact_callback_tokens"]},
         "django.server": {
             "handlers": ["django.server"],
@@ -280,3 +285,8 @@ LOGGING = {
     },
 }
 DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.TokenSafeExceptionReporterFilter"
+
+# --- Deliverability ---------------------------------------------------------------
+# The DNS server for the sending-domain checks ("host" or "host:port"); empty: the system's.
+DNS_RESOLVER = env("DNS_RESOLVER", default="")
+DNS_TIMEOUT_SECONDS = env.float("DNS_TIMEOUT_SECONDS", default=5.0)

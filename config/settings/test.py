@@ -18,3 +18,6 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # The test servers listen on loopback; the SSRF tests turn this off.
 PROVIDER_HOSTS_ALLOW_PRIVATE = True
 FIELD_ENCRYPTION_KEYS = ["dGVzdC1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA="]
+# Never the machine's resolver: a port where nothing answers, unless a test starts its own.
+DNS_RESOLVER = "127.0.0.1:9"
+DNS_TIMEOUT_SECONDS = 1.0

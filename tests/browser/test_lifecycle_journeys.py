@@ -43,7 +43,9 @@ def test_the_delete_page_says_waiting_callbacks_are_applied_first(
 ):
     provider = EmailProviderFactory(sendgrid=True, nickname="Doomed")
     body = [{"email": "ada@example.org", "event": "bounce", "type": "bounce", "timestamp": 1}]
-    log = CallbackLog.objects.create(provider=provider, status_code=200, processed=1)
+    log = CallbackLog.objects.create(
+        provider=provider, payload_format="sendgrid", status_code=200, processed=1
+    )
     PendingBatch.objects.create(log=log, body=json.dumps(body).encode())
     page = signed_in_page
     page.goto(f"{live_server.url}/settings/email/providers/{provider.pk}/delete/")

@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from callbacks.mailbox.models import MAILBOX_KINDS, BounceMailbox
 from callbacks.models import CallbackLog
-from callbacks.views import loggable_excerpt
+from callbacks.receive import loggable_excerpt
 from profiles.models import Profile, ProfileExport, ProfileImport, TimelineEvent
 from profiles.preference_links import make_token
 from providers.models import EmailProvider, TestEmail
@@ -28,6 +29,9 @@ POST_ONLY = {
     "providers:rotate_callback",
     "providers:test_connection",
     "callbacks:sample",
+    "callbacks:mailbox_poll",
+    "deliverability:acknowledge",
+    "deliverability:check_domain",
 }
 NOT_HTML = {
     "providers:test_email_status",
@@ -76,12 +80,22 @@ def wide_data(marketer):
         provider_name=smtp.nickname,
         properties={"Type": "Hard Bounce", "Error": "550 5.1.1 mailbox unavailable " * 3},
     )
+    BounceMailbox.objects.create(
+        provider=smtp,
+        host="imap.newsletter-relay.example.com",
+        username=LONG_ADDRESS,
+        last_error="MailboxError: " + "the server refused the login for this account " * 4,
+    )
     ProfileImport.objects.create(created_by=marketer, filename="contacts-2026.csv")
     ProfileExport.objects.create(created_by=marketer, status=ProfileExport.Status.DONE)
     return {"profile": profile}
 
 
 def ids_for(name: str) -> list[int]:
+    if name == "callbacks:mailbox":  # Generic SMTP and Gmail providers only
+        return list(
+            EmailProvider.objects.filter(kind__in=MAILBOX_KINDS).values_list("pk", flat=True)
+        )
     if "test_email" in name:
         return list(TestEmail.objects.values_list("pk", flat=True))
     if name.startswith("profiles:export"):

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callbacks.models import CallbackLog, DailyStat
-from callbacks.views import loggable_excerpt
+from callbacks.receive import loggable_excerpt
 from tests.browser.test_small_screen import compact_sendgrid_body
 from tests.factories import EmailProviderFactory
 

@@ -120,7 +120,7 @@ def test_sample_callback_needs_a_signed_in_post(client, client_logged_in, smtp_p
 
 
 def test_sample_skips_the_signature_of_a_signed_sendgrid_provider(client_logged_in, make_provider):
-    from .test_signatures import new_key
+    from .formats.test_sendgrid_signature import new_key
 
     _private, public = new_key()
     provider = make_provider(EmailProvider.Kind.SENDGRID, webhook_verification_key=public)

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from callbacks.formats import KIND_FORMATS, MalformedPayload
+from callbacks.formats.base import load_json
 from callbacks.models import CallbackLog
-from callbacks.parsers import PARSERS, MalformedPayload
-from callbacks.parsers.base import load_json
 from providers.models import EmailProvider
 
 from .conftest import post
@@ -54,7 +54,7 @@ json_values = st.recursive(
 def test_parsers_raise_only_malformed_payload(kind, data):
     body = json.dumps(data).encode()
     try:
-        batch = PARSERS[kind](body)
+        batch = KIND_FORMATS[kind].parse(body)
     except MalformedPayload:
         return
     assert batch.total == len(batch) + len(batch.errors)

@@ -1,9 +1,8 @@
 """The callback inbox: accepted first, applied by a worker, exactly once, failures retried."""
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import msgspec
 import pytest
 from django.db import connection, transaction
 from django.test import Client
@@ -12,8 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callbacks import inbox, services
-from callbacks.models import CallbackLog, EventKind, InboxWakeup, PendingBatch
-from callbacks.parsers.base import CallbackEvent
+from callbacks.models import CallbackLog, InboxWakeup, PendingBatch
 from profiles.models import Profile
 from providers.models import EmailProvider
 
@@ -244,28 +242,6 @@ def test_a_broker_outage_loses_no_batch(smtp_provider, monkeypatch):
     assert tasks.apply_pending_callbacks() == 1  # the beat sweep's run
 
 
-STORED_EVENTS = [
-    CallbackEvent(
-        email="Ada@Example.com",
-        kind=EventKind.SOFT_BOUNCE,
-        occurred_at=datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC),
-        dedupe_key="k" * 64,
-        meta="ada@example.com|1|2",
-        description="452 mailbox full \u2014 \U0001f4ec",
-        event_id="evt-1",
-        esp_event="bounce",
-        suppress=False,
-    ),
-    CallbackEvent(
-        email="b@example.org",
-        kind=EventKind.UNSUBSCRIBED,
-        occurred_at=None,
-        dedupe_key="x",
-        suppress=True,
-    ),
-]
-
-
 def test_the_inbox_keeps_the_body_as_posted_and_the_worker_parses_it(make_provider):
     provider = make_provider(EmailProvider.Kind.SENDGRID)
     body = payload("sendgrid_events.json")
@@ -305,34 +281,8 @@ def test_the_log_and_its_batch_are_stored_as_save_would_store_them(smtp_provider
     assert [getattr(stored, name) for name in fields] == [getattr(log, name) for name in fields]
     assert stored.kind_counts == {} and stored.received_at is not None
     batch = PendingBatch.objects.get()
-    assert (bytes(batch.body), batch.attempts, batch.events) == (body, 0, "")
+    assert (bytes(batch.body), batch.attempts) == (body, 0)
     assert batch.retry_at <= timezone.now()
-
-
-def test_a_batch_stored_as_parsed_events_by_the_previous_release_is_applied(smtp_provider):
-    """Before callbacks.0009 the inbox kept parsed events, not the body."""
-    log = CallbackLog.objects.create(provider=smtp_provider, method="POST", status_code=200)
-    events = [
-        msgspec.structs.replace(event, dedupe_key=f"{index:064x}")
-        for index, event in enumerate(STORED_EVENTS)
-    ]
-    PendingBatch.objects.create(log=log, events=msgspec.json.encode(events).decode())
-
-    assert inbox.apply_pending() == 1
-
-    ada = Profile.objects.get(email="ada@example.com")
-    assert ada.soft_bounce_count == 1
-    assert Profile.objects.get(email="b@example.org").status == INACTIVE
-
-
-def test_a_batch_stored_by_the_previous_release_is_still_read():
-    """Before callbacks.0008 times were stored as microseconds since the epoch."""
-    stored = (
-        f'[["Ada@Example.com","soft_bounce",1795428000123456,"{"k" * 64}","ada@example.com|1|2",'
-        '"452 mailbox full \\u2014 \\ud83d\\udcec","evt-1","bounce",false],'
-        '["b@example.org","unsubscribed",null,"x","","","","",true]]'
-    )
-    assert inbox.decode(stored) == STORED_EVENTS
 
 
 def test_the_log_and_the_provider_page_show_what_is_still_waiting(

@@ -74,7 +74,8 @@ def test_a_chunked_body_the_server_cannot_read_is_411_not_invalid(live_server):
     provider = EmailProviderFactory(kind=EmailProvider.Kind.SMTP)
     with httpx.Client(timeout=10) as http:
         response = http.post(
-            live_server.url + provider.callback_path, content=chunks(payload("legacy_bounce.json"))
+            live_server.url + provider.callback_path,
+            content=chunks(payload("legacy_bounce_groups.json")),
         )
     assert response.status_code == 411
     assert response.json() == {"status": "error", "message": "Length required", "error_code": 411}
@@ -135,7 +136,7 @@ def test_a_chunked_body_is_read_under_gunicorn(gunicorn_server):
     provider = EmailProviderFactory(kind=EmailProvider.Kind.SMTP)
     url = gunicorn_server + provider.callback_path
     with httpx.Client(timeout=10) as http:
-        response = http.post(url, content=chunks(payload("legacy_bounce.json")))
+        response = http.post(url, content=chunks(payload("legacy_bounce_groups.json")))
         too_large = http.post(url, content=chunks(b"[" + b" " * GUNICORN_BODY_LIMIT + b"]"))
     assert response.status_code == 200
     assert response.json() == {"status": "success", "message": "Callback processed successfully"}

@@ -102,7 +102,7 @@ def test_generic_v2_single_flat_object(client, smtp_provider):
 
 def test_legacy_bounce_payload_on_a_gmail_provider(client, make_provider):
     gmail = make_provider(EmailProvider.Kind.GMAIL, host="smtp.gmail.com", port=465)
-    response = post(client, gmail, payload("legacy_bounce.json"))
+    response = post(client, gmail, payload("legacy_bounce_groups.json"))
     assert response.json() == SUCCESS
     assert states() == {
         "barbara@example.com": (INACTIVE, "unsubscribed"),
@@ -560,11 +560,9 @@ def test_a_database_drop_mid_request_is_answered_with_the_json_error_body(
     import psycopg
     from django.db import connection
 
-    from callbacks import views
-
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (DATABASE_URL)")
-    lookup = views._provider_for_token
+    lookup = EmailProvider.objects.by_callback_token
 
     def drop_connection_then_look_up(token):
         connection.ensure_connection()
@@ -574,7 +572,7 @@ def test_a_database_drop_mid_request_is_answered_with_the_json_error_body(
             other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
         return lookup(token)
 
-    monkeypatch.setattr(views, "_provider_for_token", drop_connection_then_look_up)
+    monkeypatch.setattr(EmailProvider.objects, "by_callback_token", drop_connection_then_look_up)
     caplog.set_level("DEBUG")
     try:
         response = client.post(

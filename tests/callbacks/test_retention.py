@@ -6,8 +6,8 @@ import pytest
 from django.core.checks import run_checks
 
 from callbacks import retention, services
+from callbacks.formats.base import CallbackEvent, content_key
 from callbacks.models import CallbackLog, EventKind, PendingBatch, ReceivedEvent
-from callbacks.parsers.base import CallbackEvent, content_key
 from callbacks.tasks import prune_callback_history
 from config.celery_app import app as celery_app
 from providers.models import EmailProvider
@@ -94,7 +94,7 @@ def callback_log(provider, received_at: datetime, *, pending: bool = False) -> C
     CallbackLog.objects.filter(pk=log.pk).update(received_at=received_at)
     if pending:
         CallbackLog.objects.filter(pk=log.pk).update(applied_at=None)
-        PendingBatch.objects.create(log=log, events="[]")
+        PendingBatch.objects.create(log=log, body=b"[]")
     return log
 
 

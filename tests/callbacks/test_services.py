@@ -11,6 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from callbacks import dedupe, services, test_email_events
+from callbacks.formats.netcore import FORMAT as netcore
+from callbacks.formats.sendgrid import FORMAT as sendgrid
 from callbacks.models import (
     DailyStat,
     EventKind,
@@ -18,7 +20,6 @@ from callbacks.models import (
     SoftBouncePolicy,
     TestEmailEvent,
 )
-from callbacks.parsers import netcore, sendgrid
 from profiles import state_sql
 from profiles.models import Profile, TimelineEvent
 from providers.adapters import make_meta

@@ -2,8 +2,8 @@
 
 import json
 
-from callbacks.parsers import netcore as netcore_parser
-from callbacks.parsers import sendgrid as sendgrid_parser
+from callbacks.formats.netcore import FORMAT as netcore_parser
+from callbacks.formats.sendgrid import FORMAT as sendgrid_parser
 from providers.adapters.base import Envelope
 from providers.adapters.netcore import NetcoreAdapter
 from providers.adapters.sendgrid import SendGridAdapter

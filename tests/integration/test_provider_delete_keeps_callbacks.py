@@ -82,7 +82,9 @@ def test_deleting_a_provider_applies_the_batches_it_accepted(
 
 def test_a_batch_that_cannot_be_applied_stops_the_deletion(admin_client_logged_in):
     provider = EmailProviderFactory(sendgrid=True, nickname="Stuck")
-    log = CallbackLog.objects.create(provider=provider, status_code=200, processed=1)
+    log = CallbackLog.objects.create(
+        provider=provider, payload_format="sendgrid", status_code=200, processed=1
+    )
     PendingBatch.objects.create(log=log, body=b"not json at all")
 
     response = admin_client_logged_in.post(

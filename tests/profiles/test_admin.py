@@ -4,8 +4,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callbacks import services as callback_services
+from callbacks.formats.base import CallbackEvent
 from callbacks.models import EventKind
-from callbacks.parsers.base import CallbackEvent
 from profiles.models import Profile, ProfileImport, TimelineEvent
 from providers.models import EmailProvider
 from tests.factories import EmailProviderFactory, ProfileFactory

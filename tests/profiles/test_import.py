@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callbacks import services as callback_services
+from callbacks.formats.base import CallbackEvent
 from callbacks.models import EventKind
-from callbacks.parsers.base import CallbackEvent
 from config.celery_app import app as celery_app
 from profiles import importing
 from profiles.models import Profile, ProfileImport

@@ -16,8 +16,8 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
-from callbacks import views as callback_views
 from profiles.models import Profile
+from providers import models as provider_models
 from providers.models import EmailProvider, TestEmail
 from tests.config.test_settings import PRODUCTION_ENV, TEST_ONLY_ENV
 from tests.factories import EmailProviderFactory, ProfileFactory, UserFactory
@@ -28,7 +28,12 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 # The pages only admins may use (DESIGN.md: rotate the callback URL; the soft-bounce policy and
 # re-activating a suppressed address are admin decisions too).
-STAFF_ONLY = {"providers:rotate_callback", "callbacks:policy", "profiles:reactivate"}
+STAFF_ONLY = {
+    "providers:rotate_callback",
+    "callbacks:policy",
+    "profiles:reactivate",
+    "deliverability:thresholds",
+}
 NOT_POSTED = {"providers:delete"}  # posting it would delete the provider the walk uses
 
 
@@ -276,7 +281,7 @@ def test_the_token_is_confirmed_in_constant_time(objects, monkeypatch):
         calls.append((stored, given))
         return False
 
-    monkeypatch.setattr(callback_views.hmac, "compare_digest", refuse)
+    monkeypatch.setattr(provider_models.hmac, "compare_digest", refuse)
     response = Client().post(provider.callback_path, data=b"[]", content_type="application/json")
 
     assert response.status_code == 404  # the comparison decides, not only the query

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 from callbacks import inbox
+from callbacks.formats.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from callbacks.models import CallbackLog, DailyStat, ReceivedEvent
-from callbacks.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from profiles.models import Profile, TimelineEvent, normalize_email
 from providers.models import EmailProvider
 from tests.callback_strategies import (
