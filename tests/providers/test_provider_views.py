@@ -723,6 +723,6 @@ def test_secret_is_masked_in_error_reports(client_logged_in):
 
     response = _create(client_logged_in, Kind.SMTP, port="0", secret="report-secret-6060")
     request = response.wsgi_request
-    assert request.sensitive_post_parameters == ("secret",)
+    assert request.sensitive_post_parameters == ("secret", "webhook_signing_key")
     cleansed = SafeExceptionReporterFilter().get_post_parameters(request)
     assert cleansed["secret"] != "report-secret-6060"
