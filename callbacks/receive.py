@@ -166,7 +166,8 @@ def _verify_and_check(provider, body, headers, is_sample) -> tuple[Outcome, Batc
             for fmt in kind_formats.formats:
                 fmt.verify(provider, body, headers)
         except SignatureError as exc:
-            return Outcome(403, error_body(403, "Invalid signature"), error=str(exc)), None
+            status = getattr(exc, "status", 403)  # what the ESP expects (Mailgun: 406)
+            return Outcome(status, error_body(status, "Invalid signature"), error=str(exc)), None
     try:
         report = kind_formats.check(body)
     except MalformedPayload as exc:

@@ -23,7 +23,7 @@ from .receive import process_callback
 def send_sample(request, pk):
     """Run a sample callback in the provider's own format through the real endpoint code."""
     provider = get_object_or_404(EmailProvider, pk=pk)
-    body = formats_for(provider).sample_format.sample()
+    body = formats_for(provider).sample_format.sample_for(provider)
     outcome = process_callback(provider, body, {}, is_sample=True)
     if outcome.status == 200:
         messages.success(

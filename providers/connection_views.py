@@ -15,7 +15,7 @@ from providers.models import EmailProvider
 NOT_CONNECTION_FIELDS = {"nickname", "callback_signature"}
 
 
-@sensitive_post_parameters("secret")  # the typed password or API key: masked in error reports
+@sensitive_post_parameters("secret", "webhook_signing_key")  # typed secrets: masked in reports
 @login_required
 @require_POST
 @sensitive_variables("form", "typed_secret")

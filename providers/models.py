@@ -19,6 +19,7 @@ SECRET_HINT_MIN_LENGTH = 12
 API_BASE_SETTINGS = {"sendgrid": "SENDGRID_API_URL", "netcore": "NETCORE_API_URL"}
 API_BASE_SETTINGS["postmark"] = "POSTMARK_API_URL"
 API_BASE_SETTINGS["ses"] = "SES_ENDPOINT_URL"
+API_BASE_SETTINGS["mailgun"] = "MAILGUN_API_URL"  # the EU base is chosen by `region`
 
 
 def new_callback_token() -> str:
@@ -160,6 +161,7 @@ class EmailProvider(models.Model):
         NETCORE = "netcore", "Netcore Cloud"
         POSTMARK = "postmark", "Postmark"
         SES = "ses", "Amazon SES"
+        MAILGUN = "mailgun", "Mailgun"
 
     class Scheme(models.TextChoices):
         SMTP = "smtp", "SMTP"

@@ -16,7 +16,7 @@ from .forms.actions import ChooseKindForm, DeleteProviderForm
 from .models import EmailProvider
 
 # The form field that carries a password or API key; masked in Django's error reports.
-SECRET_FIELDS = ("secret",)
+SECRET_FIELDS = ("secret", "webhook_signing_key")
 
 
 def _posted(request: HttpRequest):

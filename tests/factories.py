@@ -2,6 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from profiles.models import Profile
+from providers.crypto import encrypt
 from providers.forms.gmail import GMAIL_PRESET
 from providers.models import EmailProvider
 
@@ -53,6 +54,16 @@ class EmailProviderFactory(factory.django.DjangoModelFactory):
             username="",
             region="us-east-1",
             access_key_id="AKIAIOSFODNN7EXAMPLE",
+        )
+        mailgun = factory.Trait(
+            kind=EmailProvider.Kind.MAILGUN,
+            host="",
+            port=None,
+            scheme="",
+            username="",
+            sending_domain="mg.example.com",
+            region="us",
+            webhook_secret_encrypted=factory.LazyFunction(lambda: encrypt("mailgun-signing-key")),
         )
 
     @factory.post_generation

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from providers.models import EmailProvider
 
-from . import generic_v2, legacy_bounce, netcore, postmark, sendgrid, ses
+from . import generic_v2, legacy_bounce, mailgun, netcore, postmark, sendgrid, ses
 from .base import (
     MAX_EVENTS,
     BatchReport,
@@ -56,6 +56,7 @@ KIND_FORMATS: dict[str, KindFormats] = {
     EmailProvider.Kind.NETCORE: KindFormats((netcore.FORMAT,), sample_format=netcore.FORMAT),
     EmailProvider.Kind.POSTMARK: KindFormats((postmark.FORMAT,), sample_format=postmark.FORMAT),
     EmailProvider.Kind.SES: KindFormats((ses.FORMAT,), sample_format=ses.FORMAT),
+    EmailProvider.Kind.MAILGUN: KindFormats((mailgun.FORMAT,), sample_format=mailgun.FORMAT),
 }
 
 FORMATS: tuple[Format, ...] = tuple(

@@ -213,6 +213,10 @@ class Format:
         """A body in this format naming only `SAMPLE_EMAIL`, for the sample-callback button."""
         return json.dumps(self.sample_data()).encode()
 
+    def sample_for(self, provider) -> bytes:
+        """The sample for `provider`: signed with its key by a format whose bodies are signed."""
+        return self.sample()
+
     def sample_data(self) -> Any:
         raise NotImplementedError
 

@@ -205,6 +205,8 @@ SMTP_CA_FILE = env("SMTP_CA_FILE", default="")
 ESP_HTTP_TIMEOUT_SECONDS = env.float("ESP_HTTP_TIMEOUT_SECONDS", default=15.0)
 SENDGRID_API_URL = env("SENDGRID_API_URL", default="https://api.sendgrid.com")
 POSTMARK_API_URL = env("POSTMARK_API_URL", default="https://api.postmarkapp.com")
+MAILGUN_API_URL = env("MAILGUN_API_URL", default="https://api.mailgun.net")
+MAILGUN_EU_API_URL = env("MAILGUN_EU_API_URL", default="https://api.eu.mailgun.net")
 NETCORE_API_URL = env("NETCORE_API_URL", default="https://emailapi.netcorecloud.net")
 # Amazon SES: blank = boto3's regional endpoint; SNS signing certificates only from these hosts.
 SES_ENDPOINT_URL = env("SES_ENDPOINT_URL", default="")

@@ -16,6 +16,7 @@ from .base import (
     SendResult,
     make_meta,
 )
+from .mailgun import MailgunAdapter
 from .netcore import NetcoreAdapter
 from .postmark import PostmarkAdapter
 from .sendgrid import SendGridAdapter
@@ -29,6 +30,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     EmailProvider.Kind.NETCORE: NetcoreAdapter,
     EmailProvider.Kind.POSTMARK: PostmarkAdapter,
     EmailProvider.Kind.SES: SesAdapter,
+    EmailProvider.Kind.MAILGUN: MailgunAdapter,
 }
 
 

@@ -7,6 +7,7 @@ from providers.models import EmailProvider
 
 from .base import ProviderForm
 from .gmail import GmailProviderForm
+from .mailgun import MailgunProviderForm
 from .netcore import NetcoreProviderForm
 from .postmark import PostmarkProviderForm
 from .sendgrid import SendGridProviderForm
@@ -20,6 +21,7 @@ FORMS: dict[str, type[ProviderForm]] = {
     EmailProvider.Kind.NETCORE: NetcoreProviderForm,
     EmailProvider.Kind.POSTMARK: PostmarkProviderForm,
     EmailProvider.Kind.SES: SesProviderForm,
+    EmailProvider.Kind.MAILGUN: MailgunProviderForm,
 }
 
 

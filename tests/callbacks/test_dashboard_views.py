@@ -113,7 +113,9 @@ def test_sample_callback_runs_the_real_path_and_changes_nothing(
     assert response.status_code == 302
     assert response["Location"] == reverse("providers:detail", args=[provider.pk])
     log = CallbackLog.objects.get()
-    assert log.is_sample and log.status_code == 200 and log.processed >= 2
+    one_event_per_post = kind == EmailProvider.Kind.MAILGUN  # Mailgun posts one event a time
+    assert log.is_sample and log.status_code == 200
+    assert log.processed >= (1 if one_event_per_post else 2)
     assert "sample@postdesk.invalid" in log.body_excerpt
     assert list(Profile.objects.values_list("email", "status")) == [("real@example.com", "active")]
     assert not TimelineEvent.objects.exists()

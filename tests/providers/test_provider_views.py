@@ -20,6 +20,7 @@ SENDGRID_KEY = "SG.sendgrid-key-VALUE-7777"
 NETCORE_KEY = "netcore-api-key-VALUE-8888"
 POSTMARK_TOKEN = "postmark-server-token-VALUE-6666"
 SES_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+MAILGUN_KEY = "key-mailgun-api-VALUE-6666"
 
 COMMON = {
     "from_name": "Acme News",
@@ -61,6 +62,12 @@ VALID_POSTS[Kind.SES] = {
     "access_key_id": "AKIAIOSFODNN7EXAMPLE",
     "secret": SES_SECRET,
     "configuration_set": "postdesk",
+VALID_POSTS[Kind.MAILGUN] = {
+    "nickname": "Acme Mailgun",
+    "sending_domain": "mg.acme.example",
+    "region": "eu",
+    "secret": MAILGUN_KEY,
+    "webhook_signing_key": "mailgun-signing-key-5555",
     **COMMON,
 }
 
@@ -71,12 +78,14 @@ SECRETS = {
     Kind.NETCORE: NETCORE_KEY,
     Kind.POSTMARK: POSTMARK_TOKEN,
     Kind.SES: SES_SECRET,
+    Kind.MAILGUN: MAILGUN_KEY,
 }
 
 TRAITS = {Kind.SMTP: {}, Kind.GMAIL: {"gmail": True}, Kind.SENDGRID: {"sendgrid": True}}
 TRAITS[Kind.NETCORE] = {"netcore": True}
 TRAITS[Kind.POSTMARK] = {"postmark": True}
 TRAITS[Kind.SES] = {"ses": True}
+TRAITS[Kind.MAILGUN] = {"mailgun": True}
 
 
 def _create(client, provider_kind, **overrides):
@@ -101,6 +110,8 @@ def _edit_data(provider, **overrides):
         "preference_center": provider.preference_center,
         "preference_center_url": provider.preference_center_url,
         "webhook_verification_key": provider.webhook_verification_key,
+        "sending_domain": provider.sending_domain,
+        "region": provider.region,
     }
     data.update(overrides)
     return data
@@ -416,6 +427,7 @@ def test_detail_shows_settings_callback_url_and_setup_steps(client_logged_in, ki
         Kind.GMAIL: "hardbounce",
         Kind.POSTMARK: "Subscription Change",
         Kind.SES: "Configuration sets",
+        Kind.MAILGUN: "HTTP webhook signing key",
     }[kind]
     assert expected_step in html
     assert "Rotate callback URL" not in html  # not staff
@@ -748,6 +760,6 @@ def test_secret_is_masked_in_error_reports(client_logged_in):
 
     response = _create(client_logged_in, Kind.SMTP, port="0", secret="report-secret-6060")
     request = response.wsgi_request
-    assert request.sensitive_post_parameters == ("secret",)
+    assert request.sensitive_post_parameters == ("secret", "webhook_signing_key")
     cleansed = SafeExceptionReporterFilter().get_post_parameters(request)
     assert cleansed["secret"] != "report-secret-6060"

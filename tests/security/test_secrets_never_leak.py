@@ -38,7 +38,9 @@ SECRETS = {
     EmailProvider.Kind.NETCORE: f"{PLANTED}-netcore",
     EmailProvider.Kind.POSTMARK: f"{PLANTED}-postmark",
     EmailProvider.Kind.SES: f"{PLANTED}-ses",
+    EmailProvider.Kind.MAILGUN: f"{PLANTED}-mailgun",
 }
+MAILGUN_SIGNING_KEY = f"{PLANTED}-mailgun-signing"
 
 
 def needles() -> list[str]:
@@ -98,11 +100,16 @@ def scene(smtp_server, sendgrid_api, netcore_api):
     ses = EmailProviderFactory(
         ses=True, nickname="Planted SES", secret=SECRETS[EmailProvider.Kind.SES]
     )
+    mailgun = EmailProviderFactory(
+        mailgun=True, nickname="Planted Mailgun", secret=SECRETS[EmailProvider.Kind.MAILGUN]
+    )
+    mailgun.set_webhook_secret(MAILGUN_SIGNING_KEY)
+    mailgun.save()
     return {
         "server": server,
         "sendgrid_api": sendgrid_api,
         "netcore_api": netcore_api,
-        "providers": [smtp, gmail, sendgrid, netcore, postmark, ses],
+        "providers": [smtp, gmail, sendgrid, netcore, postmark, ses, mailgun],
         "smtp": smtp,
         "sendgrid": sendgrid,
         "netcore": netcore,
@@ -311,6 +318,9 @@ def test_error_reports_mask_the_secret_posted_to_the_dashboard(scene, monkeypatc
         "region": "us-east-1",
         "access_key_id": "AKIAIOSFODNN7EXAMPLE",
     }
+    if kind == EmailProvider.Kind.MAILGUN:
+        data |= {"sending_domain": "mg.acme.test", "region": "us"}
+        data["webhook_signing_key"] = MAILGUN_SIGNING_KEY
     for path in (
         reverse("providers:create", args=[kind]),
         reverse("providers:edit", args=[provider.pk]),

@@ -67,10 +67,10 @@ def test_each_kind_samples_in_its_own_format(kind, format_name):
     assert SAMPLE_EMAIL in json.dumps(json.loads(body))
 
 
-def test_only_sendgrid_postmark_and_ses_verify_a_request():
+def test_only_the_signed_formats_verify_a_request():
     """Every format has `verify`; the endpoint runs it for all, without asking the kind."""
     verifying = [fmt.name for fmt in FORMATS if type(fmt).verify is not Format.verify]
-    assert verifying == ["sendgrid", "postmark", "ses"]
+    assert verifying == ["sendgrid", "postmark", "ses", "mailgun"]
 
 
 @pytest.mark.django_db
