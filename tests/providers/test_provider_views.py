@@ -62,6 +62,8 @@ VALID_POSTS[Kind.SES] = {
     "access_key_id": "AKIAIOSFODNN7EXAMPLE",
     "secret": SES_SECRET,
     "configuration_set": "postdesk",
+    **COMMON,
+}
 VALID_POSTS[Kind.MAILGUN] = {
     "nickname": "Acme Mailgun",
     "sending_domain": "mg.acme.example",
@@ -111,7 +113,6 @@ def _edit_data(provider, **overrides):
         "preference_center_url": provider.preference_center_url,
         "webhook_verification_key": provider.webhook_verification_key,
         "sending_domain": provider.sending_domain,
-        "region": provider.region,
     }
     data.update(overrides)
     return data
