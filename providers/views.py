@@ -94,6 +94,7 @@ def provider_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "provider": provider,
         "kind_label": provider.get_kind_display(),
+        "secret_label": form_for(provider.kind).secret_label,
         "audit_entries": audit.history(provider) if request.user.is_staff else None,
     }
     return render(request, "providers/provider_detail.html", context)

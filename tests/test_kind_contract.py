@@ -18,7 +18,7 @@ from providers.models import EmailProvider
 
 TESTS = Path(__file__).parent
 PAYLOADS = TESTS / "callbacks" / "payloads"
-FRAGMENTS = ("intro", "setup", "advice")
+FRAGMENTS = ("intro", "setup", "advice", "details")
 
 KINDS = list(EmailProvider.Kind)
 

@@ -764,3 +764,15 @@ def test_secret_is_masked_in_error_reports(client_logged_in):
     assert request.sensitive_post_parameters == ("secret", "webhook_signing_key")
     cleansed = SafeExceptionReporterFilter().get_post_parameters(request)
     assert cleansed["secret"] != "report-secret-6060"
+
+
+@pytest.mark.django_db
+def test_the_provider_page_names_each_kinds_own_settings_and_secret(client_logged_in):
+    ses = EmailProviderFactory(ses=True, nickname="SES", configuration_set="postdesk")
+    mailgun = EmailProviderFactory(mailgun=True, nickname="Mailgun")
+    ses_page = client_logged_in.get(reverse("providers:detail", args=[ses.pk])).content.decode()
+    assert "Secret access key" in ses_page and "API Key" not in ses_page
+    assert "us-east-1" in ses_page and "AKIAIOSFODNN7EXAMPLE" in ses_page and "postdesk" in ses_page
+    mailgun_page = client_logged_in.get(reverse("providers:detail", args=[mailgun.pk]))
+    assert "mg.example.com" in mailgun_page.content.decode()
+    assert "Webhook signing key" in mailgun_page.content.decode()

@@ -63,5 +63,7 @@ class Command(BaseCommand):
             scheme=EmailProvider.Scheme.SMTP,
             from_name="Postdesk demo",
             from_address="demo@postdesk.example",
+            # So the demo's test emails carry the preference-center and unsubscribe links.
+            preference_center=EmailProvider.PreferenceCenter.SYSTEM,
         )
         EmailProvider.objects.mark_default(provider)
