@@ -55,6 +55,8 @@ class BounceMailbox(models.Model):
     last_error = models.TextField(blank=True, editable=False)
     failures = models.PositiveSmallIntegerField(default=0, editable=False)
     next_poll_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Set while a poll reads the mailbox; a poll that finds it set (and not past) skips it.
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         app_label = "callbacks"
