@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from callbacks.mailbox.models import BounceMailbox
+from providers.models import EmailProvider
 
 
 class BounceMailboxForm(forms.ModelForm):
@@ -42,7 +43,7 @@ class BounceMailboxForm(forms.ModelForm):
         mailbox = self.instance
         if mailbox.pk and mailbox.password_encrypted:
             self.fields["password"].help_text = "Stored. Leave empty to keep it."
-        elif mailbox.provider_id and mailbox.provider.kind == "gmail":
+        elif mailbox.provider_id and mailbox.provider.kind == EmailProvider.Kind.GMAIL:
             self.fields[
                 "password"
             ].help_text = "Leave empty to use the provider's app password (same Gmail account)."

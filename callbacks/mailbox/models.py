@@ -8,9 +8,9 @@ from django.db import models
 from django.utils import timezone
 
 from providers import crypto
+from providers.forms.gmail import GMAIL_IMAP_PRESET
 from providers.models import EmailProvider
 
-GMAIL_IMAP_HOST = "imap.gmail.com"
 IMPLICIT_TLS_PORT = 993
 STARTTLS_PORT = 143
 FIRST_RETRY_SECONDS = 60
@@ -102,12 +102,8 @@ def defaults_for(provider: EmailProvider) -> dict:
     """Initial settings: for Gmail, the provider's own account on imap.gmail.com:993."""
     if provider.kind == EmailProvider.Kind.GMAIL:
         return {
-            "host": GMAIL_IMAP_HOST,
-            "port": IMPLICIT_TLS_PORT,
+            **GMAIL_IMAP_PRESET,
             "tls": BounceMailbox.Tls.IMPLICIT,
             "username": provider.username,
         }
     return {"host": "", "port": IMPLICIT_TLS_PORT, "tls": BounceMailbox.Tls.IMPLICIT}
-
-
-MAILBOX_KINDS = (EmailProvider.Kind.SMTP, EmailProvider.Kind.GMAIL)

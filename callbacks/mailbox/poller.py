@@ -30,9 +30,10 @@ from django.utils import timezone
 from callbacks import inbox
 from callbacks.formats import mailbox as mailbox_format
 from callbacks.mailbox.client import MailboxError, close, open_mailbox, quoted
-from callbacks.mailbox.models import MAILBOX_KINDS, BounceMailbox
+from callbacks.mailbox.models import BounceMailbox
 from callbacks.mailbox.reader import Verdict, read_message
 from callbacks.models import CallbackLog, EventKind
+from providers.models import EmailProvider
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,9 @@ class PollResult:
 def due_mailboxes() -> list[int]:
     return list(
         BounceMailbox.objects.filter(
-            enabled=True, next_poll_at__lte=timezone.now(), provider__kind__in=MAILBOX_KINDS
+            enabled=True,
+            next_poll_at__lte=timezone.now(),
+            provider__kind__in=EmailProvider.SMTP_KINDS,
         ).values_list("pk", flat=True)
     )
 
