@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -35,6 +34,7 @@ from django.utils import timezone
 from callbacks import services
 from callbacks.formats import named
 from callbacks.models import CallbackLog, InboxWakeup, PendingBatch
+from common.backoff import retry_delay
 from common.bulk_sql import bound_cursor, insert_values, model_defaults, table_name
 from providers.models import EmailProvider
 
@@ -260,7 +260,8 @@ def _apply_oldest_waiting(provider: EmailProvider, *, skip_locked: bool) -> bool
 
 def _postpone(pending: PendingBatch, exc: Exception) -> None:
     pending.attempts += 1
-    delay = min(FIRST_RETRY_SECONDS * 2 ** (pending.attempts - 1), LAST_RETRY_SECONDS)
-    pending.retry_at = timezone.now() + timedelta(seconds=delay)
+    pending.retry_at = timezone.now() + retry_delay(
+        pending.attempts, first_seconds=FIRST_RETRY_SECONDS, last_seconds=LAST_RETRY_SECONDS
+    )
     pending.last_error = f"{type(exc).__name__}: {exc}"[:1000]
     pending.save(update_fields=["attempts", "retry_at", "last_error"])

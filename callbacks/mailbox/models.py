@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.db import models
 from django.utils import timezone
 
+from common.backoff import retry_delay
 from providers import crypto
 from providers.forms.gmail import GMAIL_IMAP_PRESET
 from providers.models import EmailProvider
@@ -92,8 +91,9 @@ class BounceMailbox(models.Model):
     def record_failure(self, error: str) -> None:
         """Note a failed poll and put the next one off, longer after each failure in a row."""
         self.failures += 1
-        delay = min(FIRST_RETRY_SECONDS * 2 ** (self.failures - 1), LAST_RETRY_SECONDS)
-        self.next_poll_at = timezone.now() + timedelta(seconds=delay)
+        self.next_poll_at = timezone.now() + retry_delay(
+            self.failures, first_seconds=FIRST_RETRY_SECONDS, last_seconds=LAST_RETRY_SECONDS
+        )
         self.last_error = error[:1000]
         self.last_poll_at = timezone.now()
 
