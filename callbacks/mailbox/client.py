@@ -49,7 +49,7 @@ class CheckedIMAP4_SSL(_CheckedSocket, imaplib.IMAP4_SSL):  # noqa: N801 (imapli
 
 
 def _timeout() -> float:
-    return float(getattr(settings, "BOUNCE_MAILBOX_TIMEOUT_SECONDS", 30))
+    return float(settings.BOUNCE_MAILBOX_TIMEOUT_SECONDS)
 
 
 def _checked_addresses(mailbox: BounceMailbox) -> list[str]:
