@@ -33,6 +33,7 @@ from callbacks.mailbox.client import MailboxError, close, open_mailbox, quoted
 from callbacks.mailbox.models import BounceMailbox
 from callbacks.mailbox.reader import Verdict, read_message
 from callbacks.models import CallbackLog, EventKind
+from callbacks.receive import loggable_excerpt
 from providers.models import EmailProvider
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ def _store_batch(mailbox: BounceMailbox, items: list[dict[str, str]]) -> None:
         status_code=200,
         events_total=len(items),
         processed=len(items),
-        body_excerpt=body[:2000].decode(errors="replace"),
+        body_excerpt=loggable_excerpt(body),
     )
     inbox.accept(callback_log, body)
 
