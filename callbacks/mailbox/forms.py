@@ -48,12 +48,6 @@ class BounceMailboxForm(forms.ModelForm):
                 "password"
             ].help_text = "Leave empty to use the provider's app password (same Gmail account)."
 
-    def clean_port(self) -> int:
-        port = self.cleaned_data["port"]
-        if not 1 <= port <= 65535:
-            raise forms.ValidationError("Enter a port between 1 and 65535.")
-        return port
-
     def clean(self) -> dict:
         data = super().clean()
         moving = data.get("processed_action") == BounceMailbox.Processed.MOVE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -33,7 +34,9 @@ class BounceMailbox(models.Model):
     )
     enabled = models.BooleanField(default=True)
     host = models.CharField(max_length=253)
-    port = models.PositiveIntegerField(default=IMPLICIT_TLS_PORT)
+    port = models.PositiveIntegerField(
+        default=IMPLICIT_TLS_PORT, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
     tls = models.CharField(max_length=10, choices=Tls.choices, default=Tls.IMPLICIT)
     username = models.CharField(max_length=254)
     password_encrypted = models.TextField(blank=True, editable=False)
