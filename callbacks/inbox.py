@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import ProtectedError
+from django.db.models import Min, ProtectedError
 from django.utils import timezone
 
 from callbacks import services
@@ -193,9 +194,19 @@ def _lock_oldest(batches, *, skip_locked: bool) -> PendingBatch | None:
     return PendingBatch.objects.filter(pk__in=oldest).select_related("log__provider").first()
 
 
-def _due():
+def _due(now: datetime | None = None):
     """Batches whose turn has come, oldest first."""
-    return PendingBatch.objects.filter(retry_at__lte=timezone.now()).order_by("log_id")
+    return PendingBatch.objects.filter(retry_at__lte=now or timezone.now()).order_by("log_id")
+
+
+def inbox_lag_seconds(now: datetime | None = None) -> float:
+    """How long the oldest due batch has waited for a worker (0 when none is due).
+
+    A batch is due from its `retry_at`: when stored, or when a failed attempt's delay ends.
+    """
+    now = now or timezone.now()
+    oldest_due = _due(now).aggregate(oldest=Min("retry_at"))["oldest"]
+    return max((now - oldest_due).total_seconds(), 0.0) if oldest_due else 0.0
 
 
 def _apply(pending: PendingBatch) -> None:

@@ -49,6 +49,7 @@ class BounceMailbox(models.Model):
     uid_validity = models.BigIntegerField(null=True, blank=True, editable=False)
     last_uid = models.BigIntegerField(default=0, editable=False)
     # Health.
+    polls = models.PositiveIntegerField(default=0, editable=False)
     last_poll_at = models.DateTimeField(null=True, blank=True, editable=False)
     messages_read = models.PositiveIntegerField(default=0, editable=False)
     bounces_found = models.PositiveIntegerField(default=0, editable=False)

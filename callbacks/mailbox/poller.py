@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 MAX_MESSAGES_PER_POLL = 200
 LEASE = timedelta(minutes=10)
 RESUME_POINT_FIELDS = [
+    "polls",
     "uid_validity",
     "last_uid",
     "messages_read",
@@ -211,6 +212,7 @@ def _save_resume_point(mailbox: BounceMailbox, result: PollResult, items: list[d
     """Save the highest UID read and the health counters and release the lease, in the batch's
     transaction."""
     kinds = Counter(item["kind"] for item in items)
+    mailbox.polls += 1
     mailbox.messages_read += result.messages
     mailbox.bounces_found += kinds[EventKind.HARD_BOUNCE] + kinds[EventKind.SOFT_BOUNCE]
     mailbox.complaints_found += kinds[EventKind.SPAM]
@@ -230,8 +232,10 @@ def _record_failure(mailbox_id: int, exc: Exception) -> None:
             return
         mailbox.record_failure(str(exc) or type(exc).__name__)
         mailbox.lease_expires_at = None
+        mailbox.polls += 1
         mailbox.save(
             update_fields=[
+                "polls",
                 "failures",
                 "next_poll_at",
                 "last_error",
