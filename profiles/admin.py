@@ -26,18 +26,6 @@ from .categories import Category, known_categories
 from .forms import ReactivateForm
 from .models import Profile, ProfileImport, TimelineEvent, normalize_email
 
-# The email status and what explains it: written by callbacks, the preference center and the
-# re-activation service only.
-STATUS_FIELDS = [
-    "status",
-    "inactive_reason",
-    "inactive_since",
-    "inactive_provider",
-    "inactive_detail",
-    "soft_bounce_count",
-    "soft_bounce_since",
-]
-
 # Above this many rows, an unfiltered admin list shows PostgreSQL's estimate of the row count
 # instead of running COUNT(*) over the whole table.
 ESTIMATE_ABOVE_ROWS = 100_000
@@ -94,10 +82,10 @@ class ProfileAdmin(admin.ModelAdmin):
     # A million rows: never count the whole table for the "N total" link.
     show_full_result_count = False
     paginator = LargeTablePaginator
-    readonly_fields = [*STATUS_FIELDS, "reactivate_link", "created_at", "updated_at"]
+    readonly_fields = [*Profile.STATUS_FIELDS, "reactivate_link", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["email", "name"]}),
-        ("Email status", {"fields": [*STATUS_FIELDS, "reactivate_link"]}),
+        ("Email status", {"fields": [*Profile.STATUS_FIELDS, "reactivate_link"]}),
         ("Preference center", {"fields": ["unsubscribed_categories"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
