@@ -25,6 +25,7 @@ from . import services
 from .categories import Category, known_categories
 from .forms import ReactivateForm
 from .models import Profile, ProfileImport, TimelineEvent, normalize_email
+from .views import reactivate_and_report
 
 # Above this many rows, an unfiltered admin list shows PostgreSQL's estimate of the row count
 # instead of running COUNT(*) over the whole table.
@@ -128,14 +129,7 @@ class ProfileAdmin(admin.ModelAdmin):
             return redirect(change_url)
         form = ReactivateForm(request.POST or None, profile=profile)
         if request.method == "POST" and form.is_valid():
-            try:
-                services.reactivate_profile(
-                    profile.pk, by=request.user, reason=form.cleaned_data["reason"]
-                )
-            except services.ProfileAlreadyActive:
-                self.message_user(request, f"{profile.email} was already re-activated.")
-            else:
-                self.message_user(request, f"{profile.email} is Active again.", messages.SUCCESS)
+            reactivate_and_report(request, profile, form.cleaned_data["reason"])
             return redirect(change_url)
         context = {
             **self.admin_site.each_context(request),
