@@ -21,6 +21,8 @@ from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from common.admin import ReadOnlyAdminMixin
+
 from . import services
 from .categories import Category, known_categories
 from .forms import ReactivateForm
@@ -144,7 +146,7 @@ class ProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(admin.ModelAdmin):
+class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """System events are facts reported by ESPs and people: read-only here."""
 
     list_display = ["occurred_at", "kind", "profile", "provider_name"]
@@ -165,15 +167,6 @@ class TimelineEventAdmin(admin.ModelAdmin):
         "properties",
         "created_at",
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_search_results(self, request, queryset, search_term):
         search_term = search_term.strip().lower()
