@@ -8,14 +8,14 @@ A worker that dies mid-send (killed, out of memory, machine lost) leaves its row
 Two things keep such a row from staying there: the task is acknowledged late, so the broker
 redelivers it, and a redelivered run may reclaim a row whose attempt started longer ago than
 `stale_after()` — no live attempt lasts that long, since every network step has a timeout.
-A row nobody reclaims is failed as STALE by `sweep_stale_test_emails` (Celery beat) or, lazily,
-when its page is viewed (`mark_stale`).
+A row nobody reclaims is failed as STALE by `sweep_stale_test_emails` (Celery beat, every
+minute, in `make run` too); the test email's page only reads.
 
 A task message can also be lost before any worker takes it (Redis restarted without
 persistence, say), leaving the row "queued". A row still queued `queue_timeout()` after its
 attempt was due is queued once more (the task is idempotent: a duplicate finds the row claimed
 and does nothing); if it is still queued a timeout later it is failed as NOT_PICKED_UP. The
-sweeper does both, and so does viewing the page (`tasks.revive_if_lost`); publishing lives in
+sweeper does both; publishing lives in
 `providers.tasks`, which calls this module and never the other way round.
 
 Retries are decided by the failure's reason (`RETRIES_BY_REASON`) and kept short, since a
@@ -217,17 +217,6 @@ def _fail_stale(rows, now) -> int:
         failure_detail="The worker stopped responding while sending.",
         finished_at=now,
     )
-
-
-def mark_stale(test_email: TestEmail) -> bool:
-    """Fail a row stuck in "sending" (its worker died mid-send); True if it was."""
-    if test_email.status != Status.SENDING or test_email.started_at is None:
-        return False
-    now = timezone.now()
-    changed = _fail_stale(_stale_rows(now).filter(pk=test_email.pk), now)
-    if changed:
-        test_email.refresh_from_db()
-    return bool(changed)
 
 
 def fail_stale_test_emails(now=None) -> int:

@@ -1,6 +1,6 @@
 """Celery tasks of the providers app, and the one place that queues them.
 
-Views call `enqueue_test_email` and `revive_if_lost`; the tasks call `providers.sending`, which
+Views call `enqueue_test_email`; the tasks call `providers.sending`, which
 never imports this module (views → tasks → sending).
 """
 
@@ -95,20 +95,6 @@ def requeue_lost_test_emails(now=None) -> tuple[int, int]:
     if failed or requeued:
         log.warning("Test emails no worker picked up: %s queued again, %s failed", requeued, failed)
     return requeued, failed
-
-
-def revive_if_lost(test_email: TestEmail) -> None:
-    """Requeue or fail this one row if its task looks lost (when its page is viewed)."""
-    if test_email.status != Status.QUEUED:
-        return
-    now = timezone.now()
-    if test_email.due_at >= now - sending.queue_timeout():
-        return
-    if test_email.requeues:
-        sending.fail_not_picked_up(sending.overdue_rows(now).filter(pk=test_email.pk), now)
-    else:
-        _requeue(test_email.pk, now)
-    test_email.refresh_from_db()
 
 
 def _requeue(pk: int, now) -> int:
