@@ -189,11 +189,18 @@ def compose_test_email(test_email: TestEmail, meta: str) -> OutgoingMessage:
 
 
 def mark_queue_unavailable(test_email_id: int, exc: Exception) -> None:
-    TestEmail.objects.filter(pk=test_email_id, status=Status.QUEUED).update(
-        status=Status.FAILED,
-        failure_reason=Reason.QUEUE_UNAVAILABLE,
-        failure_detail=f"The task queue could not be reached: {exc}",
-        finished_at=timezone.now(),
+    _fail(
+        TestEmail.objects.filter(pk=test_email_id, status=Status.QUEUED),
+        Reason.QUEUE_UNAVAILABLE,
+        f"The task queue could not be reached: {exc}",
+        timezone.now(),
+    )
+
+
+def _fail(rows, reason: str, detail: str, now, **also) -> int:
+    """Fail the test emails `rows` selects, saying why; how many."""
+    return rows.update(
+        status=Status.FAILED, failure_reason=reason, failure_detail=detail, finished_at=now, **also
     )
 
 
@@ -210,19 +217,12 @@ def _stale_rows(now):
     return TestEmail.objects.filter(status=Status.SENDING, started_at__lt=now - stale_after())
 
 
-def _fail_stale(rows, now) -> int:
-    return rows.update(
-        status=Status.FAILED,
-        failure_reason=Reason.STALE,
-        failure_detail="The worker stopped responding while sending.",
-        finished_at=now,
-    )
-
-
 def fail_stale_test_emails(now=None) -> int:
     """Fail every row stuck in "sending" longer than `stale_after()`; return how many."""
     now = now or timezone.now()
-    count = _fail_stale(_stale_rows(now), now)
+    count = _fail(
+        _stale_rows(now), Reason.STALE, "The worker stopped responding while sending.", now
+    )
     if count:
         log.warning("Marked %s test email(s) failed: their worker stopped responding", count)
     return count
@@ -239,12 +239,12 @@ def overdue_rows(now):
 
 
 def fail_not_picked_up(rows, now) -> int:
-    return rows.update(
-        status=Status.FAILED,
-        failure_reason=Reason.NOT_PICKED_UP,
-        failure_detail="No worker picked it up, even after it was queued a second time.",
+    return _fail(
+        rows,
+        Reason.NOT_PICKED_UP,
+        "No worker picked it up, even after it was queued a second time.",
+        now,
         esp_status_code=None,
-        finished_at=now,
     )
 
 

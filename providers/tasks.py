@@ -74,12 +74,7 @@ def enqueue_test_email(test_email: TestEmail) -> bool:
 
     def publish() -> None:
         nonlocal queued
-        try:
-            send_test_email.delay(test_email.pk)
-        except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
-            log.warning("Could not queue test email %s: %s", test_email.pk, exc)
-            sending.mark_queue_unavailable(test_email.pk, exc)
-            queued = False
+        queued = _publish(test_email.pk)
 
     transaction.on_commit(publish)
     return queued
@@ -104,9 +99,16 @@ def _requeue(pk: int, now) -> int:
     )
     if not claimed:
         return 0
+    _publish(pk)
+    return 1
+
+
+def _publish(pk: int) -> bool:
+    """Send the task; if the broker cannot be reached, fail the row saying so. Whether it went."""
     try:
         send_test_email.delay(pk)
     except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
-        log.warning("Could not queue test email %s again: %s", pk, exc)
+        log.warning("Could not queue test email %s: %s", pk, exc)
         sending.mark_queue_unavailable(pk, exc)
-    return 1
+        return False
+    return True
