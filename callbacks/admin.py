@@ -2,14 +2,17 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from common.admin import ReadOnlyAdminMixin
+
 from . import inbox, services
 from .forms import SoftBouncePolicyForm, made_inactive_message
 from .models import CallbackLog, DailyStat, PendingBatch, SoftBouncePolicy
 
 
 @admin.register(CallbackLog)
-class CallbackLogAdmin(admin.ModelAdmin):
-    """Read-only: the log records what ESPs sent; nobody edits history."""
+class CallbackLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: the log records what ESPs sent; nobody edits history. Retention
+    (callbacks.retention) prunes old logs."""
 
     list_display = [
         "received_at",
@@ -30,15 +33,6 @@ class CallbackLogAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # retention (callbacks.retention) prunes old logs
-
 
 class PendingStateFilter(admin.SimpleListFilter):
     title = "state"
@@ -56,8 +50,9 @@ class PendingStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(PendingBatch)
-class PendingBatchAdmin(admin.ModelAdmin):
-    """Read-only: accepted batches waiting for a worker, with why a retry is due.
+class PendingBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: accepted batches waiting for a worker, with why a retry is due; deleting one
+    would lose accepted events.
 
     "Retry now" makes failed batches due at once (after fixing what failed, say) and asks a
     worker to apply them; nothing else about a batch can be changed.
@@ -83,33 +78,15 @@ class PendingBatchAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("body")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # deleting one would lose accepted events
-
 
 @admin.register(DailyStat)
-class DailyStatAdmin(admin.ModelAdmin):
+class DailyStatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the counters are what callbacks reported; only the apply service adds to them."""
 
     list_display = ["date", "provider", *DailyStat.COUNTERS]
     list_filter = ["provider"]
     list_select_related = ["provider"]
     date_hierarchy = "date"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SoftBouncePolicy)

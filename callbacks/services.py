@@ -70,15 +70,8 @@ PROVIDER_PROPERTY = {EmailProvider.Kind.SMTP: "Generic email"}
 class ApplyResult:
     """What one batch did: `counts` holds the new events per kind (ignored included)."""
 
-    received: int = 0
     duplicates: int = 0
     counts: Counter = field(default_factory=Counter)
-    inactivated: int = 0
-    profiles_created: int = 0
-
-    @property
-    def new(self) -> int:
-        return sum(self.counts.values())
 
     @property
     def ignored(self) -> int:
@@ -90,7 +83,7 @@ def apply_events(
 ) -> ApplyResult:
     """Apply a batch of parsed events for `provider`, all or nothing."""
     now = now or timezone.now()
-    result = ApplyResult(received=len(events))
+    result = ApplyResult()
     if not events:
         return result
     with transaction.atomic():
@@ -102,24 +95,20 @@ def apply_events(
         # events are counted and shown on the test email's page, not applied to profiles.
         campaign = [event for event in actionable if not names_test_email(event.meta, provider)]
         if campaign:
-            _apply_to_profiles(provider, campaign, now, result)
+            _apply_to_profiles(provider, campaign, now)
         add_to_stats(provider, fresh, result.duplicates, now)
         record_test_email_events(provider, actionable, now)
     return result
 
 
-def _apply_to_profiles(
-    provider: EmailProvider, events: list[CallbackEvent], now: datetime, result: ApplyResult
-) -> None:
+def _apply_to_profiles(provider: EmailProvider, events: list[CallbackEvent], now: datetime) -> None:
     policy = SoftBouncePolicy.current()
-    changes = apply_deliveries(
+    apply_deliveries(
         [as_delivery(event, now) for event in events],
         Source(nickname=provider.nickname, type_label=provider_property(provider)),
         SoftBounceRule(threshold=policy.threshold, window_days=policy.window_days),
         now,
     )
-    result.inactivated += changes.inactivated
-    result.profiles_created = changes.created
 
 
 def as_delivery(event: CallbackEvent, received: datetime) -> Delivery:

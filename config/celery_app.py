@@ -26,6 +26,8 @@ app.conf.beat_schedule = {
         "task": "callbacks.tasks.prune_callback_history",
         "schedule": 3600.0,
     },
+    # Profile exports are kept for a day (profiles.exporting).
+    "prune-profile-exports": {"task": "profiles.tasks.prune_old_exports", "schedule": 3600.0},
     # Bounce mailboxes over IMAP (callbacks.mailbox.poller).
     "poll-bounce-mailboxes": {
         "task": "callbacks.tasks.poll_bounce_mailboxes",

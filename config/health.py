@@ -1,7 +1,7 @@
 """Liveness of the two things every request and task depends on, and whether callbacks keep up.
 
 The inbox lag is how long the oldest due callback batch has waited for a worker
-(`config.metrics.inbox_lag_seconds`); past `HEALTH_INBOX_LAG_SECONDS` the check answers 503,
+(`callbacks.inbox.inbox_lag_seconds`); past `HEALTH_INBOX_LAG_SECONDS` the check answers 503,
 saying so, as it does when the database or the broker is unreachable.
 """
 
@@ -11,8 +11,9 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from callbacks.inbox import inbox_lag_seconds
+
 from .celery_app import app as celery_app
-from .metrics import inbox_lag_seconds
 
 
 def database_reachable() -> bool:

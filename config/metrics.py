@@ -8,12 +8,12 @@ callback log only over its last `RECENT_WINDOW` (indexed by time), the daily sta
 """
 
 import hmac
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from ipaddress import ip_address
 
 from django.conf import settings
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -23,20 +23,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from callbacks.inbox import inbox_lag_seconds
+from callbacks.mailbox.models import BounceMailbox
 from callbacks.models import CallbackLog, DailyStat, EventKind, PendingBatch
 from providers.models import TestEmail
 
 RECENT_WINDOW = timedelta(minutes=5)
-
-
-def inbox_lag_seconds(now: datetime | None = None) -> float:
-    """How long the oldest due batch has waited for a worker (0 when none is due).
-
-    A batch is due from its `retry_at`: when stored, or when a failed attempt's delay ends.
-    """
-    now = now or timezone.now()
-    oldest_due = PendingBatch.objects.filter(retry_at__lte=now).aggregate(oldest=Min("retry_at"))
-    return max((now - oldest_due["oldest"]).total_seconds(), 0.0) if oldest_due["oldest"] else 0.0
 
 
 class DatabaseCollector(Collector):
@@ -150,9 +142,51 @@ def test_email_metrics() -> Iterator[Metric]:
     yield test_emails
 
 
-def mailbox_poll_metrics() -> Iterable[Metric]:
-    """The bounce mailbox's polls (by outcome) belong here, read from its poll records."""
-    return ()
+MAILBOX_COUNTERS = {
+    "polls": ("postdesk_bounce_mailbox_polls", "Polls of the bounce mailbox, failed ones too."),
+    "messages_read": ("postdesk_bounce_mailbox_messages_read", "Messages read from it."),
+    "bounces_found": ("postdesk_bounce_mailbox_bounces", "Bounces found in its messages."),
+    "complaints_found": (
+        "postdesk_bounce_mailbox_complaints",
+        "Spam complaints found in its messages.",
+    ),
+    "unreadable_messages": (
+        "postdesk_bounce_mailbox_unreadable_messages",
+        "Messages that could not be read, left in the mailbox.",
+    ),
+}
+
+
+def mailbox_poll_metrics() -> Iterator[Metric]:
+    """Each bounce mailbox's polls and findings since it was set up, and how its last poll went."""
+    labels = ["provider_kind", "provider_id"]
+    counters = {
+        column: CounterMetricFamily(name, text, labels=labels)
+        for column, (name, text) in MAILBOX_COUNTERS.items()
+    }
+    last_poll = GaugeMetricFamily(
+        "postdesk_bounce_mailbox_last_poll_timestamp_seconds",
+        "When the bounce mailbox was last polled (Unix time).",
+        labels=labels,
+    )
+    failing = GaugeMetricFamily(
+        "postdesk_bounce_mailbox_failing",
+        "1 when the bounce mailbox's last poll failed.",
+        labels=labels,
+    )
+    rows = BounceMailbox.objects.values(
+        "provider_id", "provider__kind", "last_poll_at", "last_error", *MAILBOX_COUNTERS
+    )
+    for row in rows.order_by("provider_id"):
+        values = [row["provider__kind"], str(row["provider_id"])]
+        for column, counter in counters.items():
+            counter.add_metric(values, row[column])
+        if row["last_poll_at"]:
+            last_poll.add_metric(values, row["last_poll_at"].timestamp())
+        failing.add_metric(values, 1 if row["last_error"] else 0)
+    yield from counters.values()
+    yield last_poll
+    yield failing
 
 
 def scrape_allowed(request: HttpRequest) -> bool:

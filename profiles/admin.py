@@ -21,22 +21,13 @@ from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from common.admin import ReadOnlyAdminMixin
+
 from . import services
 from .categories import Category, known_categories
 from .forms import ReactivateForm
 from .models import Profile, ProfileImport, TimelineEvent, normalize_email
-
-# The email status and what explains it: written by callbacks, the preference center and the
-# re-activation service only.
-STATUS_FIELDS = [
-    "status",
-    "inactive_reason",
-    "inactive_since",
-    "inactive_provider",
-    "inactive_detail",
-    "soft_bounce_count",
-    "soft_bounce_since",
-]
+from .views import reactivate_and_report
 
 # Above this many rows, an unfiltered admin list shows PostgreSQL's estimate of the row count
 # instead of running COUNT(*) over the whole table.
@@ -94,10 +85,10 @@ class ProfileAdmin(admin.ModelAdmin):
     # A million rows: never count the whole table for the "N total" link.
     show_full_result_count = False
     paginator = LargeTablePaginator
-    readonly_fields = [*STATUS_FIELDS, "reactivate_link", "created_at", "updated_at"]
+    readonly_fields = [*Profile.STATUS_FIELDS, "reactivate_link", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["email", "name"]}),
-        ("Email status", {"fields": [*STATUS_FIELDS, "reactivate_link"]}),
+        ("Email status", {"fields": [*Profile.STATUS_FIELDS, "reactivate_link"]}),
         ("Preference center", {"fields": ["unsubscribed_categories"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
@@ -140,14 +131,7 @@ class ProfileAdmin(admin.ModelAdmin):
             return redirect(change_url)
         form = ReactivateForm(request.POST or None, profile=profile)
         if request.method == "POST" and form.is_valid():
-            try:
-                services.reactivate_profile(
-                    profile.pk, by=request.user, reason=form.cleaned_data["reason"]
-                )
-            except services.ProfileAlreadyActive:
-                self.message_user(request, f"{profile.email} was already re-activated.")
-            else:
-                self.message_user(request, f"{profile.email} is Active again.", messages.SUCCESS)
+            reactivate_and_report(request, profile, form.cleaned_data["reason"])
             return redirect(change_url)
         context = {
             **self.admin_site.each_context(request),
@@ -162,7 +146,7 @@ class ProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(admin.ModelAdmin):
+class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """System events are facts reported by ESPs and people: read-only here."""
 
     list_display = ["occurred_at", "kind", "profile", "provider_name"]
@@ -183,15 +167,6 @@ class TimelineEventAdmin(admin.ModelAdmin):
         "properties",
         "created_at",
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_search_results(self, request, queryset, search_term):
         search_term = search_term.strip().lower()

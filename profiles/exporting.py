@@ -40,8 +40,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def start_export(filters: dict, *, by) -> ProfileExport:
     """Record an export of the profiles `filters` select; exports older than a day go."""
-    ProfileExport.objects.filter(created_at__lt=timezone.now() - KEEP_EXPORTS_FOR).delete()
+    prune_old_exports()
     return ProfileExport.objects.create(created_by=by, filters=filters)
+
+
+def prune_old_exports() -> None:
+    """Delete the exports (and their files) older than `KEEP_EXPORTS_FOR`."""
+    ProfileExport.objects.filter(created_at__lt=timezone.now() - KEEP_EXPORTS_FOR).delete()
 
 
 def run_export(export: ProfileExport) -> None:

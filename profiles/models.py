@@ -72,6 +72,18 @@ class Profile(models.Model):
 
     objects = ProfileQuerySet.as_manager()
 
+    # The email status and what explains it: written by callbacks, the preference center and
+    # the re-activation service only.
+    STATUS_FIELDS = [
+        "status",
+        "inactive_reason",
+        "inactive_since",
+        "inactive_provider",
+        "inactive_detail",
+        "soft_bounce_count",
+        "soft_bounce_since",
+    ]
+
     class Meta:
         ordering = ["email"]
         indexes = [

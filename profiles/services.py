@@ -168,18 +168,7 @@ def _make_active(profile: Profile) -> None:
     profile.inactive_detail = ""
     profile.soft_bounce_count = 0
     profile.soft_bounce_since = None
-    profile.save(
-        update_fields=[
-            "status",
-            "inactive_reason",
-            "inactive_since",
-            "inactive_provider",
-            "inactive_detail",
-            "soft_bounce_count",
-            "soft_bounce_since",
-            "updated_at",
-        ]
-    )
+    profile.save(update_fields=[*Profile.STATUS_FIELDS, "updated_at"])
 
 
 def _record(profile: Profile, kind: str, occurred_at, **properties) -> TimelineEvent:

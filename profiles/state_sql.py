@@ -59,17 +59,7 @@ class ProfileState:
         )
 
 
-PROFILE_STATE_FIELDS = [
-    "email",
-    "id",
-    "status",
-    "inactive_reason",
-    "inactive_since",
-    "inactive_provider",
-    "inactive_detail",
-    "soft_bounce_count",
-    "soft_bounce_since",
-]
+PROFILE_STATE_FIELDS = ["email", "id", *Profile.STATUS_FIELDS]
 
 
 def upsert_profiles(emails: list[str], now: datetime) -> int:

@@ -20,3 +20,9 @@ def export_profiles(export_id: int) -> None:
     if export is None or export.is_finished:
         return
     exporting.run_export(export)
+
+
+@shared_task(ignore_result=True)
+def prune_old_exports() -> None:
+    """Hourly (beat): exports are kept for a day, even when no new one is started."""
+    exporting.prune_old_exports()

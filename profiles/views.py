@@ -1,9 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
+
+from common.permissions import staff_required
 
 from . import services
 from .forms import ProfileFilterForm, ReactivateForm
@@ -76,25 +78,16 @@ def profile_detail(request, pk):
     )
 
 
-@login_required
+@staff_required("Only an admin can re-activate an address.")
 @require_http_methods(["GET", "POST"])
 def profile_reactivate(request, pk):
-    if not request.user.is_staff:
-        raise PermissionDenied("Only an admin can re-activate an address.")
     profile = get_object_or_404(Profile, pk=pk)
     if profile.is_active:
         messages.info(request, f"{profile.email} is already Active.")
         return redirect("profiles:detail", pk=profile.pk)
     form = ReactivateForm(request.POST or None, profile=profile)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.reactivate_profile(
-                profile.pk, by=request.user, reason=form.cleaned_data["reason"]
-            )
-        except services.ProfileAlreadyActive:
-            messages.info(request, f"{profile.email} was already re-activated.")
-        else:
-            messages.success(request, f"{profile.email} is Active again.")
+        reactivate_and_report(request, profile, form.cleaned_data["reason"])
         return redirect("profiles:detail", pk=profile.pk)
     return render(
         request,
@@ -105,3 +98,13 @@ def profile_reactivate(request, pk):
             "needs_extra_confirmation": services.needs_extra_confirmation(profile),
         },
     )
+
+
+def reactivate_and_report(request: HttpRequest, profile: Profile, reason: str) -> None:
+    """Re-activate `profile` and say how it went, also when someone else just did it."""
+    try:
+        services.reactivate_profile(profile.pk, by=request.user, reason=reason)
+    except services.ProfileAlreadyActive:
+        messages.info(request, f"{profile.email} was already re-activated.")
+    else:
+        messages.success(request, f"{profile.email} is Active again.")

@@ -15,6 +15,8 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 
+from common.admin import ReadOnlyAdminMixin
+
 from . import audit
 from .forms import FORMS, form_for
 from .models import EmailProvider, ProviderAuditEntry, TestEmail
@@ -162,7 +164,7 @@ class TestEmailAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProviderAuditEntry)
-class ProviderAuditEntryAdmin(admin.ModelAdmin):
+class ProviderAuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who changed which provider, and when; read-only."""
 
     list_display = ["action_time", "user", "object_repr", "action", "message"]
@@ -184,12 +186,3 @@ class ProviderAuditEntryAdmin(admin.ModelAdmin):
     @admin.display(description="Change")
     def message(self, obj: LogEntry) -> str:
         return obj.get_change_message()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -323,9 +323,12 @@ class EmailProvider(models.Model):
     def callback_url(self) -> str:
         return settings.SITE_URL + self.callback_path
 
+    SMTP_KINDS = (Kind.SMTP, Kind.GMAIL)
+
     @property
     def is_smtp(self) -> bool:
-        return self.kind in (self.Kind.SMTP, self.Kind.GMAIL)
+        """Sends over SMTP, so bounces come back as mail (read from a bounce mailbox)."""
+        return self.kind in self.SMTP_KINDS
 
 
 class ProviderAuditEntry(LogEntry):

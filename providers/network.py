@@ -20,12 +20,18 @@ import httpcore
 import httpx
 from django.conf import settings
 
+from providers.adapters.base import CheckStep
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
 
 class ForbiddenHost(Exception):
     """The host resolves to an address providers may not use."""
+
+
+class HostRefused(Exception):
+    """The host does not resolve, or the policy forbids it; the message says which."""
 
 
 def _embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
@@ -76,6 +82,25 @@ def check_host(host: str, port: int | None = None) -> list[str]:
                 "providers."
             )
     return addresses
+
+
+def checked_addresses(host: str, port: int | None = None) -> list[str]:
+    """`check_host`, with one readable HostRefused for a forbidden and an unknown host."""
+    try:
+        return check_host(host, port)
+    except ForbiddenHost as exc:
+        raise HostRefused(str(exc)) from exc
+    except (socket.gaierror, UnicodeError) as exc:
+        raise HostRefused(f"{host} does not resolve ({exc}).") from exc
+
+
+def dns_lookup_step(host: str, port: int) -> tuple[list[str], CheckStep]:
+    """The "DNS lookup" step of a connection check, and the checked addresses (none on failure)."""
+    try:
+        addresses = checked_addresses(host, port)
+    except HostRefused as exc:
+        return [], CheckStep("DNS lookup", False, str(exc))
+    return addresses, CheckStep("DNS lookup", True, f"{host} resolves to {', '.join(addresses)}.")
 
 
 def connect(

@@ -8,14 +8,14 @@ A worker that dies mid-send (killed, out of memory, machine lost) leaves its row
 Two things keep such a row from staying there: the task is acknowledged late, so the broker
 redelivers it, and a redelivered run may reclaim a row whose attempt started longer ago than
 `stale_after()` — no live attempt lasts that long, since every network step has a timeout.
-A row nobody reclaims is failed as STALE by `sweep_stale_test_emails` (Celery beat) or, lazily,
-when its page is viewed (`mark_stale`).
+A row nobody reclaims is failed as STALE by `sweep_stale_test_emails` (Celery beat, every
+minute, in `make run` too); the test email's page only reads.
 
 A task message can also be lost before any worker takes it (Redis restarted without
 persistence, say), leaving the row "queued". A row still queued `queue_timeout()` after its
 attempt was due is queued once more (the task is idempotent: a duplicate finds the row claimed
 and does nothing); if it is still queued a timeout later it is failed as NOT_PICKED_UP. The
-sweeper does both, and so does viewing the page (`tasks.revive_if_lost`); publishing lives in
+sweeper does both; publishing lives in
 `providers.tasks`, which calls this module and never the other way round.
 
 Retries are decided by the failure's reason (`RETRIES_BY_REASON`) and kept short, since a
@@ -189,11 +189,18 @@ def compose_test_email(test_email: TestEmail, meta: str) -> OutgoingMessage:
 
 
 def mark_queue_unavailable(test_email_id: int, exc: Exception) -> None:
-    TestEmail.objects.filter(pk=test_email_id, status=Status.QUEUED).update(
-        status=Status.FAILED,
-        failure_reason=Reason.QUEUE_UNAVAILABLE,
-        failure_detail=f"The task queue could not be reached: {exc}",
-        finished_at=timezone.now(),
+    _fail(
+        TestEmail.objects.filter(pk=test_email_id, status=Status.QUEUED),
+        Reason.QUEUE_UNAVAILABLE,
+        f"The task queue could not be reached: {exc}",
+        timezone.now(),
+    )
+
+
+def _fail(rows, reason: str, detail: str, now, **also) -> int:
+    """Fail the test emails `rows` selects, saying why; how many."""
+    return rows.update(
+        status=Status.FAILED, failure_reason=reason, failure_detail=detail, finished_at=now, **also
     )
 
 
@@ -210,30 +217,12 @@ def _stale_rows(now):
     return TestEmail.objects.filter(status=Status.SENDING, started_at__lt=now - stale_after())
 
 
-def _fail_stale(rows, now) -> int:
-    return rows.update(
-        status=Status.FAILED,
-        failure_reason=Reason.STALE,
-        failure_detail="The worker stopped responding while sending.",
-        finished_at=now,
-    )
-
-
-def mark_stale(test_email: TestEmail) -> bool:
-    """Fail a row stuck in "sending" (its worker died mid-send); True if it was."""
-    if test_email.status != Status.SENDING or test_email.started_at is None:
-        return False
-    now = timezone.now()
-    changed = _fail_stale(_stale_rows(now).filter(pk=test_email.pk), now)
-    if changed:
-        test_email.refresh_from_db()
-    return bool(changed)
-
-
 def fail_stale_test_emails(now=None) -> int:
     """Fail every row stuck in "sending" longer than `stale_after()`; return how many."""
     now = now or timezone.now()
-    count = _fail_stale(_stale_rows(now), now)
+    count = _fail(
+        _stale_rows(now), Reason.STALE, "The worker stopped responding while sending.", now
+    )
     if count:
         log.warning("Marked %s test email(s) failed: their worker stopped responding", count)
     return count
@@ -250,12 +239,12 @@ def overdue_rows(now):
 
 
 def fail_not_picked_up(rows, now) -> int:
-    return rows.update(
-        status=Status.FAILED,
-        failure_reason=Reason.NOT_PICKED_UP,
-        failure_detail="No worker picked it up, even after it was queued a second time.",
+    return _fail(
+        rows,
+        Reason.NOT_PICKED_UP,
+        "No worker picked it up, even after it was queued a second time.",
+        now,
         esp_status_code=None,
-        finished_at=now,
     )
 
 

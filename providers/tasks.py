@@ -1,6 +1,6 @@
 """Celery tasks of the providers app, and the one place that queues them.
 
-Views call `enqueue_test_email` and `revive_if_lost`; the tasks call `providers.sending`, which
+Views call `enqueue_test_email`; the tasks call `providers.sending`, which
 never imports this module (views → tasks → sending).
 """
 
@@ -74,12 +74,7 @@ def enqueue_test_email(test_email: TestEmail) -> bool:
 
     def publish() -> None:
         nonlocal queued
-        try:
-            send_test_email.delay(test_email.pk)
-        except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
-            log.warning("Could not queue test email %s: %s", test_email.pk, exc)
-            sending.mark_queue_unavailable(test_email.pk, exc)
-            queued = False
+        queued = _publish(test_email.pk)
 
     transaction.on_commit(publish)
     return queued
@@ -97,20 +92,6 @@ def requeue_lost_test_emails(now=None) -> tuple[int, int]:
     return requeued, failed
 
 
-def revive_if_lost(test_email: TestEmail) -> None:
-    """Requeue or fail this one row if its task looks lost (when its page is viewed)."""
-    if test_email.status != Status.QUEUED:
-        return
-    now = timezone.now()
-    if test_email.due_at >= now - sending.queue_timeout():
-        return
-    if test_email.requeues:
-        sending.fail_not_picked_up(sending.overdue_rows(now).filter(pk=test_email.pk), now)
-    else:
-        _requeue(test_email.pk, now)
-    test_email.refresh_from_db()
-
-
 def _requeue(pk: int, now) -> int:
     """Publish the task again for a row still waiting; 1 if this call did it."""
     claimed = TestEmail.objects.filter(pk=pk, status=Status.QUEUED, requeues=0).update(
@@ -118,9 +99,16 @@ def _requeue(pk: int, now) -> int:
     )
     if not claimed:
         return 0
+    _publish(pk)
+    return 1
+
+
+def _publish(pk: int) -> bool:
+    """Send the task; if the broker cannot be reached, fail the row saying so. Whether it went."""
     try:
         send_test_email.delay(pk)
     except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
-        log.warning("Could not queue test email %s again: %s", pk, exc)
+        log.warning("Could not queue test email %s: %s", pk, exc)
         sending.mark_queue_unavailable(pk, exc)
-    return 1
+        return False
+    return True

@@ -10,8 +10,7 @@ from django.views.decorators.http import require_GET
 from profiles.models import Profile, normalize_email
 from providers.forms.test_email import TestEmailForm
 from providers.models import EmailProvider, TestEmail
-from providers.sending import mark_stale
-from providers.tasks import enqueue_test_email, revive_if_lost
+from providers.tasks import enqueue_test_email
 
 MAX_EVENTS_SHOWN = 100
 
@@ -62,12 +61,8 @@ def test_email_create(request, pk):
 
 
 def _load(pk: int) -> TestEmail:
-    test_email = get_object_or_404(
-        TestEmail.objects.select_related("provider", "requested_by"), pk=pk
-    )
-    mark_stale(test_email)
-    revive_if_lost(test_email)
-    return test_email
+    """The test email, read only: Celery beat fails stale rows and requeues lost ones."""
+    return get_object_or_404(TestEmail.objects.select_related("provider", "requested_by"), pk=pk)
 
 
 @login_required

@@ -2,13 +2,14 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
+
+from common.permissions import staff_required
 
 from . import audit
 from .forms import ProviderForm, form_for
@@ -191,11 +192,9 @@ def posts_fragments(provider: EmailProvider) -> list[str]:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@staff_required("Only admins can rotate a callback URL.")
 def provider_rotate_callback(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation page, saying the current URL dies at once; POST: rotate."""
-    if not request.user.is_staff:
-        raise PermissionDenied("Only admins can rotate a callback URL.")
     provider = get_object_or_404(EmailProvider, pk=pk)
     if request.method != "POST":
         context = {"provider": provider, "posts_fragments": posts_fragments(provider)}

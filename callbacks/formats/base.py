@@ -109,12 +109,12 @@ class EventError:
     error: str
 
 
-class CallbackEvent(msgspec.Struct, array_like=True):
+class CallbackEvent(msgspec.Struct):
     """One ESP event, normalised; read-only by convention.
 
-    A msgspec Struct: a request builds a thousand of them, and the inbox stores and reads a
-    batch as JSON arrays in C (`callbacks.inbox`); a slots dataclass cost twice as much to
-    build and ten times as much to store and read.
+    A msgspec Struct: a request builds a thousand of them, and a slots dataclass cost twice as
+    much to build. The inbox stores the body the ESP posted, not events: a worker parses it
+    again to apply it (`callbacks.inbox`).
 
     `occurred_at` is None when the format carries no time (generic v2): the service then uses
     the time of receipt. `dedupe_key` identifies the event across retries: the ESP's event id

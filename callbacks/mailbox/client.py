@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import socket
 import ssl
 
 from django.conf import settings
@@ -50,16 +49,14 @@ class CheckedIMAP4_SSL(_CheckedSocket, imaplib.IMAP4_SSL):  # noqa: N801 (imapli
 
 
 def _timeout() -> float:
-    return float(getattr(settings, "BOUNCE_MAILBOX_TIMEOUT_SECONDS", 30))
+    return float(settings.BOUNCE_MAILBOX_TIMEOUT_SECONDS)
 
 
 def _checked_addresses(mailbox: BounceMailbox) -> list[str]:
     try:
-        return network.check_host(mailbox.host, mailbox.port)
-    except network.ForbiddenHost as exc:
+        return network.checked_addresses(mailbox.host, mailbox.port)
+    except network.HostRefused as exc:
         raise MailboxError(str(exc)) from exc
-    except (socket.gaierror, UnicodeError) as exc:
-        raise MailboxError(f"{mailbox.host} does not resolve ({exc}).") from exc
 
 
 def _client(mailbox: BounceMailbox, addresses: list[str]) -> imaplib.IMAP4:
@@ -124,13 +121,10 @@ def check_mailbox(mailbox: BounceMailbox) -> list[CheckStep]:
     if not mailbox.host:
         return [CheckStep("Settings", False, "No IMAP host is set.")]
     steps: list[CheckStep] = []
-    try:
-        addresses = _checked_addresses(mailbox)
-    except MailboxError as exc:
-        return [CheckStep("DNS lookup", False, str(exc))]
-    steps.append(
-        CheckStep("DNS lookup", True, f"{mailbox.host} resolves to {', '.join(addresses)}.")
-    )
+    addresses, dns_step = network.dns_lookup_step(mailbox.host, mailbox.port)
+    steps.append(dns_step)
+    if not dns_step.ok:
+        return steps
     implicit = mailbox.tls == BounceMailbox.Tls.IMPLICIT
     tls_step = "TLS (IMAPS)" if implicit else "STARTTLS"
     client = None

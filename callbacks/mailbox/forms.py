@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from callbacks.mailbox.models import BounceMailbox
+from providers.models import EmailProvider
 
 
 class BounceMailboxForm(forms.ModelForm):
@@ -42,16 +43,10 @@ class BounceMailboxForm(forms.ModelForm):
         mailbox = self.instance
         if mailbox.pk and mailbox.password_encrypted:
             self.fields["password"].help_text = "Stored. Leave empty to keep it."
-        elif mailbox.provider_id and mailbox.provider.kind == "gmail":
+        elif mailbox.provider_id and mailbox.provider.kind == EmailProvider.Kind.GMAIL:
             self.fields[
                 "password"
             ].help_text = "Leave empty to use the provider's app password (same Gmail account)."
-
-    def clean_port(self) -> int:
-        port = self.cleaned_data["port"]
-        if not 1 <= port <= 65535:
-            raise forms.ValidationError("Enter a port between 1 and 65535.")
-        return port
 
     def clean(self) -> dict:
         data = super().clean()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from common.backoff import retry_delay
 from providers import crypto
+from providers.forms.gmail import GMAIL_IMAP_PRESET
 from providers.models import EmailProvider
 
-GMAIL_IMAP_HOST = "imap.gmail.com"
 IMPLICIT_TLS_PORT = 993
 STARTTLS_PORT = 143
 FIRST_RETRY_SECONDS = 60
@@ -34,7 +34,9 @@ class BounceMailbox(models.Model):
     )
     enabled = models.BooleanField(default=True)
     host = models.CharField(max_length=253)
-    port = models.PositiveIntegerField(default=IMPLICIT_TLS_PORT)
+    port = models.PositiveIntegerField(
+        default=IMPLICIT_TLS_PORT, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
     tls = models.CharField(max_length=10, choices=Tls.choices, default=Tls.IMPLICIT)
     username = models.CharField(max_length=254)
     password_encrypted = models.TextField(blank=True, editable=False)
@@ -47,6 +49,7 @@ class BounceMailbox(models.Model):
     uid_validity = models.BigIntegerField(null=True, blank=True, editable=False)
     last_uid = models.BigIntegerField(default=0, editable=False)
     # Health.
+    polls = models.PositiveIntegerField(default=0, editable=False)
     last_poll_at = models.DateTimeField(null=True, blank=True, editable=False)
     messages_read = models.PositiveIntegerField(default=0, editable=False)
     bounces_found = models.PositiveIntegerField(default=0, editable=False)
@@ -55,6 +58,8 @@ class BounceMailbox(models.Model):
     last_error = models.TextField(blank=True, editable=False)
     failures = models.PositiveSmallIntegerField(default=0, editable=False)
     next_poll_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Set while a poll reads the mailbox; a poll that finds it set (and not past) skips it.
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         app_label = "callbacks"
@@ -90,8 +95,9 @@ class BounceMailbox(models.Model):
     def record_failure(self, error: str) -> None:
         """Note a failed poll and put the next one off, longer after each failure in a row."""
         self.failures += 1
-        delay = min(FIRST_RETRY_SECONDS * 2 ** (self.failures - 1), LAST_RETRY_SECONDS)
-        self.next_poll_at = timezone.now() + timedelta(seconds=delay)
+        self.next_poll_at = timezone.now() + retry_delay(
+            self.failures, first_seconds=FIRST_RETRY_SECONDS, last_seconds=LAST_RETRY_SECONDS
+        )
         self.last_error = error[:1000]
         self.last_poll_at = timezone.now()
 
@@ -100,12 +106,8 @@ def defaults_for(provider: EmailProvider) -> dict:
     """Initial settings: for Gmail, the provider's own account on imap.gmail.com:993."""
     if provider.kind == EmailProvider.Kind.GMAIL:
         return {
-            "host": GMAIL_IMAP_HOST,
-            "port": IMPLICIT_TLS_PORT,
+            **GMAIL_IMAP_PRESET,
             "tls": BounceMailbox.Tls.IMPLICIT,
             "username": provider.username,
         }
     return {"host": "", "port": IMPLICIT_TLS_PORT, "tls": BounceMailbox.Tls.IMPLICIT}
-
-
-MAILBOX_KINDS = (EmailProvider.Kind.SMTP, EmailProvider.Kind.GMAIL)

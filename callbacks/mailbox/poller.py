@@ -1,12 +1,16 @@
 """Poll bounce mailboxes: new messages by UID into the callback inbox, once.
 
-One poll per mailbox at a time: the poll holds the mailbox row (SELECT … FOR UPDATE SKIP
-LOCKED), and a second poll skips it. The events of the new messages are stored as one inbox
-batch (a `CallbackLog` with method IMAP and format "mailbox", applied by the workers like a
-webhook's) in the same transaction that saves the resume point (the highest UID read), so a
-poll that crashes stores neither and the next one reads the same messages again; one that
-crashes after the commit finds them behind its resume point. The processed action (mark read,
-move, delete) runs after the commit; an unreadable message is left where it is and counted.
+One poll per mailbox at a time: a poll first claims the mailbox with a lease (a short
+transaction sets `lease_expires_at` where it is empty or past), and a second poll skips a
+mailbox under lease. The IMAP I/O runs outside any transaction, so callback writes are never
+held up by it. The events of the new messages are then stored as one inbox batch (a
+`CallbackLog` with method IMAP and format "mailbox", applied by the workers like a webhook's)
+in one short transaction that also saves the resume point (the highest UID read) and releases
+the lease, so a poll that crashes stores neither and the next one reads the same messages
+again; one that crashes after the commit finds them behind its resume point. A poll that
+outlives its lease stores nothing: another may have taken the mailbox over. The processed
+action (mark read, move, delete) runs after the commit; an unreadable message is left where it
+is and counted.
 A failed poll records its error and is retried with a growing delay.
 """
 
@@ -17,20 +21,38 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from callbacks import inbox
 from callbacks.formats import mailbox as mailbox_format
 from callbacks.mailbox.client import MailboxError, close, open_mailbox, quoted
-from callbacks.mailbox.models import MAILBOX_KINDS, BounceMailbox
+from callbacks.mailbox.models import BounceMailbox
 from callbacks.mailbox.reader import Verdict, read_message
 from callbacks.models import CallbackLog, EventKind
+from callbacks.receive import loggable_excerpt
+from providers.models import EmailProvider
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES_PER_POLL = 200
+LEASE = timedelta(minutes=10)
+RESUME_POINT_FIELDS = [
+    "polls",
+    "uid_validity",
+    "last_uid",
+    "messages_read",
+    "bounces_found",
+    "complaints_found",
+    "unreadable_messages",
+    "last_poll_at",
+    "last_error",
+    "failures",
+    "next_poll_at",
+]
 UID_IN_FETCH = re.compile(rb"UID (\d+)")
 
 
@@ -44,7 +66,9 @@ class PollResult:
 def due_mailboxes() -> list[int]:
     return list(
         BounceMailbox.objects.filter(
-            enabled=True, next_poll_at__lte=timezone.now(), provider__kind__in=MAILBOX_KINDS
+            enabled=True,
+            next_poll_at__lte=timezone.now(),
+            provider__kind__in=EmailProvider.SMTP_KINDS,
         ).values_list("pk", flat=True)
     )
 
@@ -56,18 +80,17 @@ def poll_due() -> int:
 
 def poll_mailbox(mailbox_id: int) -> PollResult | None:
     """Read `mailbox_id`'s new messages; None when another poll holds it (or it is gone)."""
+    mailbox = _claim(mailbox_id)
+    if mailbox is None:
+        return None
+    client = None
     try:
-        with transaction.atomic():
-            mailbox = (
-                BounceMailbox.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("provider")
-                .filter(pk=mailbox_id)
-                .first()
-            )
-            if mailbox is None:
-                return None
-            client, result = _read_new_messages(mailbox)
+        client, uid_validity = open_mailbox(mailbox)
+        result, items = _read_new_messages(client, mailbox, uid_validity)
+        _store_batch_and_resume_point(mailbox, result, items)
     except Exception as exc:
+        if client is not None:
+            close(client)
         log.warning("Bounce mailbox %s could not be polled: %s", mailbox_id, exc)
         _record_failure(mailbox_id, exc)
         return PollResult()
@@ -80,28 +103,61 @@ def poll_mailbox(mailbox_id: int) -> PollResult | None:
     return result
 
 
-def _read_new_messages(mailbox: BounceMailbox):
-    client, uid_validity = open_mailbox(mailbox)
-    try:
-        if mailbox.uid_validity != uid_validity:  # a new folder under the same name
-            mailbox.uid_validity, mailbox.last_uid = uid_validity, 0
-        result = PollResult()
-        items: list[dict[str, str]] = []
-        for uid, raw in _fetch_new(client, mailbox.last_uid):
-            result.messages += 1
-            reading = read_message(raw)
-            result.counts[reading.verdict] += 1
-            if reading.verdict != Verdict.UNREADABLE:
-                result.processed_uids.append(uid)
-            items.extend(_items(reading))
-            mailbox.last_uid = max(mailbox.last_uid, uid)
+def _claim(mailbox_id: int) -> BounceMailbox | None:
+    """Take the mailbox's lease in a short transaction; None when another poll holds it."""
+    now = timezone.now()
+    with transaction.atomic():
+        mailbox = (
+            BounceMailbox.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("provider")
+            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now), pk=mailbox_id)
+            .first()
+        )
+        if mailbox is None:
+            return None
+        mailbox.lease_expires_at = now + LEASE
+        mailbox.save(update_fields=["lease_expires_at"])
+    return mailbox
+
+
+def _read_new_messages(
+    client: imaplib.IMAP4, mailbox: BounceMailbox, uid_validity: int
+) -> tuple[PollResult, list[dict[str, str]]]:
+    if mailbox.uid_validity != uid_validity:  # a new folder under the same name
+        mailbox.uid_validity, mailbox.last_uid = uid_validity, 0
+    result = PollResult()
+    items: list[dict[str, str]] = []
+    for uid, raw in _fetch_new(client, mailbox.last_uid):
+        result.messages += 1
+        reading = read_message(raw)
+        result.counts[reading.verdict] += 1
+        if reading.verdict != Verdict.UNREADABLE:
+            result.processed_uids.append(uid)
+        items.extend(_items(reading))
+        mailbox.last_uid = max(mailbox.last_uid, uid)
+    return result, items
+
+
+def _store_batch_and_resume_point(
+    mailbox: BounceMailbox, result: PollResult, items: list[dict[str, str]]
+) -> None:
+    """Store the batch and the resume point together, if the lease is still this poll's."""
+    with transaction.atomic():
+        if not _still_holds_lease(mailbox.pk, mailbox.lease_expires_at):
+            raise MailboxError("The poll took longer than its lease; nothing was stored.")
         if items:
             _store_batch(mailbox, items)
         _save_resume_point(mailbox, result, items)
-    except BaseException:
-        close(client)
-        raise
-    return client, result
+
+
+def _still_holds_lease(mailbox_id: int, lease_expires_at: datetime | None) -> bool:
+    return (
+        BounceMailbox.objects.select_for_update()
+        .filter(
+            pk=mailbox_id, lease_expires_at=lease_expires_at, lease_expires_at__gt=timezone.now()
+        )
+        .exists()
+    )
 
 
 def _fetch_new(client: imaplib.IMAP4, last_uid: int) -> list[tuple[int, bytes]]:
@@ -147,14 +203,16 @@ def _store_batch(mailbox: BounceMailbox, items: list[dict[str, str]]) -> None:
         status_code=200,
         events_total=len(items),
         processed=len(items),
-        body_excerpt=body[:2000].decode(errors="replace"),
+        body_excerpt=loggable_excerpt(body),
     )
     inbox.accept(callback_log, body)
 
 
 def _save_resume_point(mailbox: BounceMailbox, result: PollResult, items: list[dict]) -> None:
-    """Save the highest UID read and the health counters, in the batch's transaction."""
+    """Save the highest UID read and the health counters and release the lease, in the batch's
+    transaction."""
     kinds = Counter(item["kind"] for item in items)
+    mailbox.polls += 1
     mailbox.messages_read += result.messages
     mailbox.bounces_found += kinds[EventKind.HARD_BOUNCE] + kinds[EventKind.SOFT_BOUNCE]
     mailbox.complaints_found += kinds[EventKind.SPAM]
@@ -163,7 +221,8 @@ def _save_resume_point(mailbox: BounceMailbox, result: PollResult, items: list[d
     mailbox.last_error = ""
     mailbox.failures = 0
     mailbox.next_poll_at = timezone.now()
-    mailbox.save()
+    mailbox.lease_expires_at = None
+    mailbox.save(update_fields=[*RESUME_POINT_FIELDS, "lease_expires_at"])
 
 
 def _record_failure(mailbox_id: int, exc: Exception) -> None:
@@ -172,7 +231,18 @@ def _record_failure(mailbox_id: int, exc: Exception) -> None:
         if mailbox is None:
             return
         mailbox.record_failure(str(exc) or type(exc).__name__)
-        mailbox.save(update_fields=["failures", "next_poll_at", "last_error", "last_poll_at"])
+        mailbox.lease_expires_at = None
+        mailbox.polls += 1
+        mailbox.save(
+            update_fields=[
+                "polls",
+                "failures",
+                "next_poll_at",
+                "last_error",
+                "last_poll_at",
+                "lease_expires_at",
+            ]
+        )
 
 
 def _apply_processed_action(client, mailbox: BounceMailbox, uids: list[int]) -> None:

@@ -13,7 +13,8 @@ from django.views.decorators.http import require_POST
 
 from callbacks.mailbox.client import check_mailbox
 from callbacks.mailbox.forms import BounceMailboxForm
-from callbacks.mailbox.models import MAILBOX_KINDS, BounceMailbox, defaults_for
+from callbacks.mailbox.models import BounceMailbox, defaults_for
+from providers.forms.gmail import GMAIL_IMAP_PRESET
 from providers.models import EmailProvider
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def _provider_with_mailbox(pk: int) -> tuple[EmailProvider, BounceMailbox]:
     provider = get_object_or_404(EmailProvider, pk=pk)
-    if provider.kind not in MAILBOX_KINDS:
+    if not provider.is_smtp:
         raise Http404("Only Generic SMTP and Gmail providers read a bounce mailbox.")
     mailbox = BounceMailbox.objects.filter(provider=provider).first()
     return provider, mailbox or BounceMailbox(provider=provider, **defaults_for(provider))
@@ -44,6 +45,9 @@ def mailbox_settings(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("callbacks:mailbox", pk=provider.pk)
     context = {
         "provider": provider,
+        "gmail_imap_preset": GMAIL_IMAP_PRESET
+        if provider.kind == EmailProvider.Kind.GMAIL
+        else None,
         "mailbox": mailbox,
         "form": form,
         "steps": steps,

@@ -235,6 +235,8 @@ CALLBACK_LOG_DAYS = env.int("CALLBACK_LOG_DAYS", default=30)
 CALLBACK_WAKE_TASKS = env.int("CALLBACK_WAKE_TASKS", default=CELERY_WORKER_CONCURRENCY)
 # How often Celery beat reads the bounce mailboxes (callbacks.mailbox), in seconds.
 BOUNCE_MAILBOX_POLL_SECONDS = env.int("BOUNCE_MAILBOX_POLL_SECONDS", default=300)
+# Network timeout of each IMAP step (connect, login, search, fetch) of a bounce mailbox poll.
+BOUNCE_MAILBOX_TIMEOUT_SECONDS = env.int("BOUNCE_MAILBOX_TIMEOUT_SECONDS", default=30)
 
 # --- Profiles -------------------------------------------------------------------
 PROFILE_IMPORT_MAX_BYTES = env.int("PROFILE_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)

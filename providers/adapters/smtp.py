@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
-import socket
 import ssl
 from email import policy
 from email.headerregistry import Address
@@ -294,11 +293,10 @@ class SmtpAdapter(Adapter):
         steps: list[CheckStep] = []
         if not host:
             return [CheckStep("Settings", False, "No host is set.")]
-        try:
-            addresses = _check_host_policy(host, port)
-        except DeliveryError as error:
-            return [CheckStep("DNS lookup", False, error.detail)]
-        steps.append(CheckStep("DNS lookup", True, f"{host} resolves to {', '.join(addresses)}."))
+        addresses, dns_step = network.dns_lookup_step(host, port)
+        steps.append(dns_step)
+        if not dns_step.ok:
+            return steps
 
         client = self.client(scheme, addresses)
         try:
@@ -374,11 +372,9 @@ class SmtpAdapter(Adapter):
 def _check_host_policy(host: str, port: int) -> list[str]:
     """Resolve `host` under the provider-host policy (providers.network); its addresses."""
     try:
-        return network.check_host(host, port)
-    except network.ForbiddenHost as exc:
+        return network.checked_addresses(host, port)
+    except network.HostRefused as exc:
         raise DeliveryError(Reason.CONNECTION_ERROR, str(exc)) from exc
-    except (socket.gaierror, UnicodeError) as exc:
-        raise DeliveryError(Reason.CONNECTION_ERROR, f"{host} does not resolve ({exc}).") from exc
 
 
 class _StepFailed(Exception):

@@ -12,6 +12,8 @@ from providers.models import EmailProvider
 from .base import PREFERENCE_FIELDS, SENDER_FIELDS, ProviderForm
 
 GMAIL_PRESET = {"host": "smtp.gmail.com", "port": 465, "scheme": EmailProvider.Scheme.SMTPS}
+# The bounce mailbox of a Gmail provider: the same account over IMAPS (implicit TLS).
+GMAIL_IMAP_PRESET = {"host": "imap.gmail.com", "port": 993}
 
 
 class GmailProviderForm(ProviderForm):

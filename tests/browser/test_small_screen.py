@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from callbacks.mailbox.models import MAILBOX_KINDS, BounceMailbox
+from callbacks.mailbox.models import BounceMailbox
 from callbacks.models import CallbackLog
 from callbacks.receive import loggable_excerpt
 from profiles.models import Profile, ProfileExport, ProfileImport, TimelineEvent
@@ -129,7 +129,9 @@ def add_callback_rows(provider: EmailProvider) -> None:
 def ids_for(name: str) -> list[int]:
     if name == "callbacks:mailbox":  # Generic SMTP and Gmail providers only
         return list(
-            EmailProvider.objects.filter(kind__in=MAILBOX_KINDS).values_list("pk", flat=True)
+            EmailProvider.objects.filter(kind__in=EmailProvider.SMTP_KINDS).values_list(
+                "pk", flat=True
+            )
         )
     if "test_email" in name:
         return list(TestEmail.objects.values_list("pk", flat=True))

@@ -4,8 +4,14 @@ import ipaddress
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
+from callbacks.mailbox import poller
+from callbacks.mailbox.models import BounceMailbox
 from tests.config.test_settings import load_settings
+from tests.factories import EmailProviderFactory
+from tests.servers import closed_port  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +95,50 @@ def test_a_malformed_allow_list_stops_the_settings_from_loading():
     result = load_settings("config.settings.local", {"METRICS_ALLOWED_IPS": "10.0.0.0/8,nope"})
     assert result.returncode != 0
     assert "'nope' does not appear to be an IPv4 or IPv6 network" in result.stderr
+
+
+def test_each_bounce_mailbox_has_its_poll_counters_and_gauges(
+    client,
+    token,
+    closed_port,  # noqa: F811
+):
+    healthy = BounceMailbox.objects.create(
+        provider=EmailProviderFactory(kind="gmail"),
+        host="imap.gmail.com",
+        username="me@gmail.com",
+        polls=4,
+        messages_read=9,
+        bounces_found=5,
+        complaints_found=2,
+        unreadable_messages=1,
+        last_poll_at=timezone.now(),
+    )
+    failing = BounceMailbox.objects.create(
+        provider=EmailProviderFactory(kind="smtp"),
+        host="127.0.0.1",
+        port=closed_port,
+        username="bounces",
+    )
+    poller.poll_mailbox(failing.pk)  # cannot connect: a poll that failed
+
+    response = client.get(reverse("metrics"), headers={"Authorization": f"Bearer {TOKEN}"})
+    samples = {
+        (sample.name, sample.labels["provider_kind"], sample.labels["provider_id"]): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        if family.name.startswith("postdesk_bounce_mailbox")
+        for sample in family.samples
+    }
+    gmail = ("gmail", str(healthy.provider_id))
+    smtp = ("smtp", str(failing.provider_id))
+    assert samples[("postdesk_bounce_mailbox_polls_total", *gmail)] == 4
+    assert samples[("postdesk_bounce_mailbox_messages_read_total", *gmail)] == 9
+    assert samples[("postdesk_bounce_mailbox_bounces_total", *gmail)] == 5
+    assert samples[("postdesk_bounce_mailbox_complaints_total", *gmail)] == 2
+    assert samples[("postdesk_bounce_mailbox_unreadable_messages_total", *gmail)] == 1
+    assert samples[("postdesk_bounce_mailbox_failing", *gmail)] == 0
+    assert samples[
+        ("postdesk_bounce_mailbox_last_poll_timestamp_seconds", *gmail)
+    ] == pytest.approx(healthy.last_poll_at.timestamp())
+    assert samples[("postdesk_bounce_mailbox_polls_total", *smtp)] == 1
+    assert samples[("postdesk_bounce_mailbox_messages_read_total", *smtp)] == 0
+    assert samples[("postdesk_bounce_mailbox_failing", *smtp)] == 1

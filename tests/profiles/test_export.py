@@ -207,3 +207,20 @@ def test_starting_an_export_removes_those_older_than_a_day():
     recent = exporting.start_export({}, by=None)
     assert list(ProfileExport.objects.all()) == [recent]
     assert not ProfileExportPart.objects.filter(export_id=old.pk).exists()
+
+
+@pytest.mark.django_db
+def test_beat_prunes_exports_older_than_a_day_every_hour(eager_celery):
+    old = exporting.start_export({}, by=None)
+    export_profiles(old.pk)
+    ProfileExport.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - exporting.KEEP_EXPORTS_FOR - timedelta(minutes=1)
+    )
+    recent = ProfileExport.objects.create(filters={})
+    schedule = celery_app.conf.beat_schedule["prune-profile-exports"]
+    assert schedule["schedule"] == 3600.0
+
+    celery_app.tasks[schedule["task"]].delay()  # as beat sends it; run eagerly here
+
+    assert list(ProfileExport.objects.all()) == [recent]
+    assert not ProfileExportPart.objects.filter(export_id=old.pk).exists()

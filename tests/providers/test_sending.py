@@ -6,7 +6,12 @@ import pytest
 from django.utils import timezone
 
 from providers.models import TestEmail
-from providers.sending import DeliveryOutcome, compose_test_email, deliver_test_email, mark_stale
+from providers.sending import (
+    DeliveryOutcome,
+    compose_test_email,
+    deliver_test_email,
+    fail_stale_test_emails,
+)
 from tests.factories import EmailProviderFactory, UserFactory
 from tests.servers import SMTP_PASSWORD, SMTP_USER
 
@@ -129,8 +134,8 @@ def test_sending_row_older_than_the_limit_is_marked_stale(db):
         started_at=timezone.now(),
     )
 
-    assert mark_stale(test_email) is True
-    assert mark_stale(fresh) is False
+    assert fail_stale_test_emails() == 1
+    test_email.refresh_from_db()
     assert test_email.failure_reason == TestEmail.FailureReason.STALE
     assert TestEmail.objects.get(pk=fresh.pk).status == TestEmail.Status.SENDING
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from config.celery_app import app as celery_app
 from providers.models import EmailProvider, TestEmail
-from providers.tasks import enqueue_test_email
+from providers.tasks import enqueue_test_email, sweep_stale_test_emails
 from tests.factories import EmailProviderFactory
 from tests.servers import SMTP_PASSWORD, SMTP_USER
 
@@ -244,16 +244,24 @@ def test_status_endpoint_reports_the_verdict(client_logged_in, provider):
     assert "SMTP invalid email ID" in data["html"]
 
 
-def test_status_endpoint_fails_a_row_whose_worker_died(client_logged_in, provider):
+def test_status_endpoint_shows_a_row_whose_worker_died_once_beat_swept_it(
+    client_logged_in, provider
+):
     test_email = TestEmail.objects.create(
         provider=provider,
         recipient="a@acme.test",
         status=TestEmail.Status.SENDING,
         started_at=timezone.now() - timedelta(hours=2),
     )
+    url = reverse("providers:test_email_status", args=[test_email.pk])
 
-    data = client_logged_in.get(reverse("providers:test_email_status", args=[test_email.pk])).json()
+    assert client_logged_in.get(url).json()["status"] == "sending"  # the page only reads
+    page = client_logged_in.get(reverse("providers:test_email", args=[test_email.pk]))
+    assert page.status_code == 200
+    assert TestEmail.objects.get(pk=test_email.pk).status == TestEmail.Status.SENDING
+    sweep_stale_test_emails.apply()  # Celery beat, every minute
 
+    data = client_logged_in.get(url).json()
     assert (data["status"], data["failure_reason"]) == ("failed", "stale")
 
 

@@ -178,3 +178,34 @@ def test_one_poll_per_mailbox_at_a_time(imap_server, mailbox):
         holder.join()
     assert not CallbackLog.objects.exists()
     assert poller.poll_mailbox(mailbox.pk).messages == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_imap_io_runs_outside_any_transaction_under_a_lease(imap_server, mailbox, monkeypatch):
+    imap_server.append(bounce_for("gone@customer.test"))
+    fetch_new, seen = poller._fetch_new, {}
+
+    def fetch_and_look(client, last_uid):
+        seen["in_transaction"] = connection.in_atomic_block
+        seen["second_poll"] = poller.poll_mailbox(mailbox.pk)  # e.g. "Poll now" meanwhile
+        # A callback write to the mailbox row is not held up by the poll.
+        BounceMailbox.objects.filter(pk=mailbox.pk).update(enabled=True)
+        return fetch_new(client, last_uid)
+
+    monkeypatch.setattr(poller, "_fetch_new", fetch_and_look)
+    assert poller.poll_mailbox(mailbox.pk).messages == 1
+    assert seen == {"in_transaction": False, "second_poll": None}
+    mailbox.refresh_from_db()
+    assert (mailbox.last_uid, mailbox.lease_expires_at) == (1, None)
+
+
+def test_a_lease_left_by_a_dead_poll_expires(imap_server, mailbox):
+    imap_server.append(bounce_for("gone@customer.test"))
+    BounceMailbox.objects.filter(pk=mailbox.pk).update(
+        lease_expires_at=timezone.now() + timedelta(minutes=5)
+    )
+    assert poller.poll_mailbox(mailbox.pk) is None
+    BounceMailbox.objects.filter(pk=mailbox.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert poller.poll_mailbox(mailbox.pk).messages == 1

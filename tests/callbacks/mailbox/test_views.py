@@ -1,6 +1,7 @@
 """The "Bounce mailbox" page, Test mailbox against Dovecot, and the provider page's panel."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from callbacks.mailbox.models import BounceMailbox
@@ -136,3 +137,21 @@ def test_the_provider_page_shows_the_mailbox_health(client_logged_in):
     assert 'data-mailbox-count="complaints">2<' in page
     assert 'data-mailbox-count="unreadable">1 ' in page
     assert "The last poll failed: <code>MailboxError: login failed</code>" in page
+
+
+@pytest.mark.parametrize("port", [0, 65536])
+def test_a_port_out_of_range_is_refused_by_the_model_and_the_page(
+    client_logged_in, imap_server, port
+):
+    provider = EmailProviderFactory(kind="smtp")
+    with pytest.raises(ValidationError) as refused:
+        BounceMailbox(
+            provider=provider, host="imap.example.com", username="u", port=port
+        ).full_clean()
+    assert "port" in refused.value.error_dict
+
+    url = reverse("callbacks:mailbox", args=[provider.pk])
+    response = client_logged_in.post(url, settings_data(imap_server, port=port))
+    assert response.status_code == 200
+    assert response.context["form"].errors["port"]
+    assert not BounceMailbox.objects.filter(provider=provider).exists()
