@@ -21,9 +21,9 @@ class ProfileQuerySet(models.QuerySet):
         """Profiles whose email or name contains `term` (case-insensitive).
 
         Terms of three characters or more are matched anywhere, which PostgreSQL answers from
-        the trigram indexes of migration 0003; shorter terms match the start of the email or
-        name, answered from the btree pattern indexes, so a one-letter search never scans a
-        million rows.
+        the trigram indexes the initial migration creates; shorter terms match the start of the
+        email or name, answered from the btree pattern indexes, so a one-letter search never
+        scans a million rows.
         """
         term = term.strip()
         if not term:

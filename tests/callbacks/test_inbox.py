@@ -399,15 +399,3 @@ def test_nobody_can_delete_a_waiting_batch_in_the_admin(admin_client_logged_in, 
     url = reverse("admin:callbacks_pendingbatch_delete", args=[pending.pk])
     assert admin_client_logged_in.post(url, {"post": "yes"}).status_code == 403
     assert PendingBatch.objects.exists()
-
-
-def test_migrating_back_refuses_while_batches_wait(smtp_provider):
-    import importlib
-
-    from django.apps import apps
-
-    migration = importlib.import_module("callbacks.migrations.0005_callback_inbox")
-    migration.refuse_while_batches_wait(apps, None)  # an empty inbox: fine
-    accept_only(smtp_provider, payload("generic_v2_nested.json"))
-    with pytest.raises(RuntimeError, match="1 callback batches are still waiting"):
-        migration.refuse_while_batches_wait(apps, None)

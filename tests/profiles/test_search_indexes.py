@@ -1,4 +1,4 @@
-"""The PostgreSQL-only indexes of migration 0003, and that the list's queries can use them."""
+"""The PostgreSQL-only indexes of the initial migration, and that the list's queries use them."""
 
 import pytest
 from django.db import connection, transaction
