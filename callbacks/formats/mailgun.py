@@ -40,6 +40,7 @@ from .base import (
     require_shallow,
     text,
 )
+from .signing import signed_at_within
 
 NAME = "mailgun"
 META_VARIABLE = "postdesk_meta"  # providers.adapters.mailgun sends it as v:postdesk_meta
@@ -194,13 +195,7 @@ def verify_signature(
     expected = signature_of(key, timestamp, token).encode()
     if not hmac.compare_digest(expected, given.lower().encode("utf-8", "replace")):
         raise MailgunSignatureError("The signature does not match")
-    now = now or datetime.now(UTC)
-    try:
-        signed_at = datetime.fromtimestamp(int(timestamp), tz=UTC)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise MailgunSignatureError("The signature timestamp is not a Unix time") from exc
-    if signed_at < now - MAX_AGE or signed_at > now + MAX_SKEW:
-        raise MailgunSignatureError("The signature timestamp is outside the accepted window")
+    signed_at = signed_at_within(timestamp, MAX_AGE, MAX_SKEW, now, MailgunSignatureError)
     return token, signed_at
 
 
