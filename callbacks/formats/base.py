@@ -201,6 +201,10 @@ class Format:
         """What the answer to `body` says: `parse(body).report()`, unless found quicker."""
         return self.parse(body).report()
 
+    def plain_check(self, body: bytes) -> BatchReport | None:
+        """`check(body)` when found without a full parse, else None; by default, None."""
+        return None
+
     def accepts(self, data: Any) -> bool:
         """True when this format reads `data`, for a kind whose formats are told apart by
         shape; the last format of a kind takes whatever the others leave."""
