@@ -108,9 +108,8 @@ def test_a_quick_check_says_what_the_parse_says(kind, data):
     assert outcome(KIND_FORMATS[kind].check, body) == parsed(kind, body)
 
 
-# CleverTap's plain bodies, each now and then with one item made odd in one way the parser
-# notices (a mandatory key missing or empty, an unmapped or unusual event word, an extra key,
-# deep nesting, an odd time or address) and now and then as many items as the 1000-event limit, give or take.
+# CleverTap's plain bodies, mostly with one item made odd in one way the parser notices
+# (`oddities`), now and then as many items as the 1000-event limit, give or take.
 clevertap_events = st.sampled_from(
     ["delivered", "soft_bounce", "hard_bounce", "spam", "unsubscribed"]
 )
@@ -122,24 +121,43 @@ plain_legacy_items = st.fixed_dictionaries(
     {"e": plain_emails},
     optional={"ts": plain_times | st.none(), "reason": label},
 )
-odd_values = (
-    st.sampled_from(["", None, "Spam", " spam", "opened", "V2", "soon", -1, 7, True])
-    | split_emails
-    | st.integers(98, 102).map(lambda depth: deep(depth, "x"))
-)
+DROP = object()  # the key is missing
+DEEP = deep(101, "x")  # nested deeper than any item may be
+SHALLOW = deep(98, "x")
+
+
+def oddities(keys, words):
+    """One odd (key, value) per choice: a mandatory key missing or empty, an unmapped or
+    unusual event word, a bad address, an odd time, an extra key, deep nesting."""
+    return st.sampled_from(
+        [(key, DROP) for key in keys]
+        + [(key, "") for key in keys]
+        + [(keys[0], word) for word in words]
+        + [
+            ("email", "a@b.org\nc@d.org"),
+            ("email", "not-an-address"),
+            ("e", "a@b.org\r\nc@d.org"),
+            ("e", "not-an-address"),
+            ("ts", "soon"),
+            ("ts", -1),
+            ("extra", DEEP),
+            ("extra", SHALLOW),
+            ("extra", "x"),
+            ("description", DEEP),
+            ("reason", DEEP),
+        ]
+    )
 
 
 @st.composite
-def made_odd(draw, items, keys):
-    """`items`, one of them now and then with a key missing or given an odd value."""
-    if items and draw(st.booleans()):
+def made_odd(draw, items, keys, words=()):
+    """`items`, mostly with one of them made odd in one way."""
+    if items and draw(st.integers(0, 3)):
         index = draw(st.integers(0, len(items) - 1))
-        item = dict(items[index])
-        key = draw(st.sampled_from([*keys, "extra"]))
-        if draw(st.booleans()):
-            item.pop(key, None)
-        else:
-            item[key] = draw(odd_values)
+        key, value = draw(oddities(keys, words))
+        item = {k: v for k, v in items[index].items() if k != key}
+        if value is not DROP:
+            item[key] = value
         items = [*items[:index], item, *items[index + 1 :]]
     return items
 
@@ -150,16 +168,22 @@ def about_the_limit(items):
     )
 
 
+V2_WORDS = ["opened", "Spam", " spam", "softbounce"]
+LEGACY_WORDS = ["bounce", "HARDBOUNCE", " softbounce", "delivered"]
+
+
 @st.composite
 def plain_generic_v2_bodies(draw):
     items = draw(st.lists(plain_v2_items, max_size=20).flatmap(about_the_limit))
     if draw(st.booleans()):
         flat = [{"version": "v2", "event": "failed", **item} for item in items]
-        return draw(made_odd(flat, ["version", "event", "type", "email", "meta"]))
-    items = draw(made_odd(items, ["type", "email", "meta", "description"]))
+        return draw(made_odd(flat, ["type", "version", "event", "email", "meta"], V2_WORDS))
+    items = draw(made_odd(items, ["type", "email", "meta"], V2_WORDS))
     split = draw(st.integers(0, len(items)))
     body = {"version": "v2", "events": {"success": items[:split], "failed": items[split:]}}
-    return draw(made_odd([body], ["version", "events"]))[0]
+    if draw(st.integers(0, 7)):
+        return body
+    return draw(made_odd([body], ["version", "events"], ["V2", "v1"]))[0]
 
 
 @st.composite
@@ -168,7 +192,9 @@ def plain_legacy_bodies(draw):
     items = draw(made_odd(items, ["e", "ts"]))
     words = draw(st.lists(st.sampled_from(["softbounce", "hardbounce", "unsubscribe"]), min_size=1))
     groups = [{"event": word, "data": items[i :: len(words)]} for i, word in enumerate(words)]
-    return draw(made_odd(groups, ["event", "data"]))
+    if draw(st.integers(0, 3)):
+        return groups
+    return draw(made_odd(groups, ["event", "data"], LEGACY_WORDS))
 
 
 @PROPERTY
