@@ -159,13 +159,14 @@ def make_batches(
 
 
 @contextmanager
-def gunicorn(app: str, port: int, env: dict[str, str]):
+def gunicorn(app: str, port: int, env: dict[str, str], *options: str):
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
             app,
+            *options,
             "--workers",
             "2",
             "--bind",
@@ -589,7 +590,9 @@ def main() -> None:
             f"({len(freshness.seconds)} probes, {unseen} never seen)"
         )
 
-    with gunicorn("bench.bare_app", args.port + 1, env) as base:
+    # Not the project's gunicorn.conf.py: it loads the project's settings, which the bare app
+    # configures itself.
+    with gunicorn("bench.bare_app", args.port + 1, env, "--config=/dev/null") as base:
         bare = load(
             {fmt: f"{base}/callbacks/x/" for fmt in tokens},
             batches,
