@@ -1,15 +1,22 @@
 """Callback ingestion under load: gunicorn (2 workers) on PostgreSQL, 1000-event batches.
 
     .venv/bin/python -m bench.ingest --seconds 60
+    .venv/bin/python -m bench.ingest --rate 10000     # freshness at a steady offered rate
 
 Seeds a million profiles first if the benchmark database is empty (bench.seed). Runs Celery
 workers on Redis (CELERY_BROKER_URL, default redis://127.0.0.1:6379/8) that apply the callback
-inbox. Reports the events per second the endpoint accepted and the per-batch latency, the
-events per second applied end to end (until the workers emptied the inbox), then the floors:
-PostgreSQL COPY of the same rows into a bare table (before and after the load; the faster
-counts), and a bare Django view that only parses the JSON. With ``--workers 0`` no worker runs
-during the load, which measures the endpoint alone; the batches it accepted are then
-discarded, unapplied (a minute of them takes a worker a quarter of an hour to apply).
+inbox. By default the batches are what users send (``--mix mixed``): half SendGrid, a third
+CleverTap generic v2, the rest Netcore native; a third of the posts replay an earlier post, as
+ESPs retry, and a tenth of the addresses are new. ``--mix sendgrid`` posts new SendGrid
+batches only. Reports the events per second the endpoint accepted and the per-batch latency,
+the unique events per second applied end to end (until the workers emptied the inbox), then
+the floors: PostgreSQL COPY of the same rows into a bare table (before and after the load; the
+faster counts), and a bare Django view that only parses the JSON. With ``--rate`` the posts
+are paced to that many events per second and every new SendGrid post carries a hard bounce
+for a new address: freshness is the time from its POST until its profile is Inactive. With
+``--workers 0`` no worker runs during the load, which measures the endpoint alone; the
+batches it accepted are then discarded, unapplied (a minute of them takes a worker a quarter
+of an hour to apply).
 """
 
 import argparse
@@ -35,18 +42,34 @@ BENCH_ENV = {
     "FIELD_ENCRYPTION_KEYS": "YmVuY2gta2V5LTAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=",
     "SECURE_SSL_REDIRECT": "false",
     "LOG_LEVEL": "WARNING",
+    "SITE_URL": "http://127.0.0.1",
 }
 JSON_HEADERS = {"Content-Type": "application/json"}
 BASE_BATCHES = 3000  # built once (~850 MB); each post gives its events fresh ids
 POST_ID = b"~POSTID~"  # in every event id: replaced by the post's number, as hex
 
 MIX = [("delivered", 70), ("soft", 15), ("hard", 10), ("spam", 3), ("unsubscribe", 2)]
+# What users send (issue 26): half SendGrid, a third CleverTap generic v2, the rest Netcore.
+FORMAT_MIX = [("sendgrid", 3), ("generic_v2", 2), ("netcore", 1)]
+REPLAY_SHARE = 1 / 3  # of the posts, an earlier post again, as ESPs retry
+NEW_ADDRESS_SHARE = 0.1  # of the addresses, one no profile has yet
 
 
-def sendgrid_event(rng: random.Random, profiles: int, now: int) -> dict:
-    kind = rng.choices([k for k, _ in MIX], weights=[w for _, w in MIX])[0]
+def event_kind(rng: random.Random) -> str:
+    return rng.choices([k for k, _ in MIX], weights=[w for _, w in MIX])[0]
+
+
+def address(rng: random.Random, profiles: int, new_share: float) -> str:
+    """A seeded profile's address, or (`new_share` of them) one new in each post."""
+    if rng.random() < new_share:
+        return f"new{POST_ID.decode()}-{rng.getrandbits(32):08x}@bench.example"
+    return f"person{rng.randrange(profiles)}@bench.example"
+
+
+def sendgrid_event(rng: random.Random, email: str, now: int) -> dict:
+    kind = event_kind(rng)
     event = {
-        "email": f"person{rng.randrange(profiles)}@bench.example",
+        "email": email,
         "timestamp": now - rng.randrange(3600),
         "sg_event_id": POST_ID.decode() + uuid.UUID(int=rng.getrandbits(128)).hex[8:],
         "sg_message_id": uuid.UUID(int=rng.getrandbits(128)).hex + ".filter0001",
@@ -65,23 +88,85 @@ def sendgrid_event(rng: random.Random, profiles: int, now: int) -> dict:
     return event
 
 
-def make_batches(count: int, size: int, profiles: int, seed: int) -> list[bytes]:
+GENERIC_V2_TYPES = {
+    "delivered": "delivered",
+    "soft": "soft_bounce",
+    "hard": "hard_bounce",
+    "spam": "spam",
+    "unsubscribe": "unsubscribed",
+}
+
+
+def generic_v2_item(rng: random.Random, email: str, now: int) -> dict:
+    """A CleverTap generic v2 item; the meta holds the send's id, so each post's are new."""
+    kind = GENERIC_V2_TYPES[event_kind(rng)]
+    item = {
+        "type": kind,
+        "email": email,
+        "meta": f"{email}|{now}|campaign{rng.randrange(50)}|{POST_ID.decode()}"
+        f"{rng.getrandbits(48):012x}|",
+    }
+    if kind != "delivered":
+        item["description"] = "550 no such user" if kind == "hard_bounce" else kind
+    return item
+
+
+NETCORE_EVENTS = {
+    "delivered": {"EVENT": "sent", "RESPONSE": "250 OK"},
+    "soft": {"EVENT": "bounced", "BOUNCE_TYPE": "SOFTBOUNCE", "RESPONSE": "452 mailbox full"},
+    "hard": {"EVENT": "bounced", "BOUNCE_TYPE": "HARDBOUNCE", "RESPONSE": "550 no such user"},
+    "spam": {"EVENT": "abuse"},
+    "unsubscribe": {"EVENT": "unsubscribed"},
+}
+
+
+def netcore_event(rng: random.Random, email: str, now: int) -> dict:
+    return {
+        "TRANSID": POST_ID.decode() + f"{rng.getrandbits(48):012x}",
+        "EMAIL": email,
+        "TIMESTAMP": now - rng.randrange(3600),
+        "X-APIHEADER": f"campaign{rng.randrange(50)}",
+        **NETCORE_EVENTS[event_kind(rng)],
+    }
+
+
+def batch_body(fmt: str, rng: random.Random, emails: list[str], now: int) -> bytes:
+    if fmt == "generic_v2":
+        items = [generic_v2_item(rng, email, now) for email in emails]
+        events = {
+            "success": [item for item in items if item["type"] == "delivered"],
+            "failed": [item for item in items if item["type"] != "delivered"],
+        }
+        return json.dumps({"version": "v2", "events": events}).encode()
+    make_event = netcore_event if fmt == "netcore" else sendgrid_event
+    return json.dumps([make_event(rng, email, now) for email in emails]).encode()
+
+
+def make_batches(
+    count: int, size: int, profiles: int, seed: int, mix: str
+) -> list[tuple[str, bytes]]:
+    """`count` batches as (format, body); `mix` is "mixed" or "sendgrid"."""
     rng = random.Random(seed)
     now = int(time.time())
-    return [
-        json.dumps([sendgrid_event(rng, profiles, now) for _ in range(size)]).encode()
-        for _ in range(count)
-    ]
+    formats, weights = zip(*FORMAT_MIX, strict=True) if mix == "mixed" else (["sendgrid"], [1])
+    new_share = NEW_ADDRESS_SHARE if mix == "mixed" else 0
+    batches = []
+    for _ in range(count):
+        fmt = rng.choices(formats, weights=weights)[0]
+        emails = [address(rng, profiles, new_share) for _ in range(size)]
+        batches.append((fmt, batch_body(fmt, rng, emails, now)))
+    return batches
 
 
 @contextmanager
-def gunicorn(app: str, port: int, env: dict[str, str]):
+def gunicorn(app: str, port: int, env: dict[str, str], *options: str):
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
             app,
+            *options,
             "--workers",
             "2",
             "--bind",
@@ -108,41 +193,127 @@ def gunicorn(app: str, port: int, env: dict[str, str]):
         process.wait(timeout=30)
 
 
-def load(url: str, batches: list[bytes], seconds: float, concurrency: int, size: int) -> dict:
+def probe_address(post: int) -> str:
+    return f"probe{post:08x}@bench.example"
+
+
+def with_probe(body: bytes, post: int) -> bytes:
+    """A SendGrid body with one more event: a hard bounce for a new address."""
+    probe = {
+        "email": probe_address(post),
+        "event": "bounce",
+        "type": "bounce",
+        "status": "5.1.1",
+        "timestamp": int(time.time()),
+        "sg_event_id": f"probe{post:08x}",
+    }
+    return body[:-1] + b"," + json.dumps(probe).encode() + b"]"
+
+
+class Freshness(threading.Thread):
+    """Polls the probes' profiles until each is Inactive; `seconds` from each POST to that."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sent: dict[str, float] = {}
+        self.seconds: list[float] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def posted(self, post: int, at: float) -> None:
+        with self.lock:
+            self.sent[probe_address(post)] = at
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from profiles.models import Profile
+
+        try:
+            while not (self.stopping.is_set() and not self.sent):
+                with self.lock:
+                    waiting = list(self.sent)
+                inactive = Profile.objects.filter(
+                    email__in=waiting, status=Profile.Status.INACTIVE
+                ).values_list("email", flat=True)
+                now = time.monotonic()
+                with self.lock:
+                    for email in inactive:
+                        self.seconds.append(now - self.sent.pop(email))
+                time.sleep(0.05)
+        finally:
+            connection.close()
+
+    def finish(self, timeout: float) -> int:
+        """Stop once every probe is seen, or after `timeout`; the probes never seen."""
+        self.stopping.set()
+        self.join(timeout)
+        return len(self.sent)
+
+
+def load(
+    urls: dict[str, str],
+    batches: list[tuple[str, bytes]],
+    seconds: float,
+    concurrency: int,
+    size: int,
+    replay_share: float = 0,
+    rate: float | None = None,
+    freshness: Freshness | None = None,
+) -> dict:
     """Post the batches in turn, from `concurrency` threads, for `seconds`.
 
-    Every post is new to the server, not a replay, which would only measure de-duplication:
-    the post's number replaces `POST_ID` in its event ids, so each post's events are new.
+    A new post is new to the server: the post's number replaces `POST_ID` in its event ids
+    and new addresses. `replay_share` of the posts repeat an earlier new post, byte for byte.
+    With `rate`, the threads together offer that many events per second; with `freshness`,
+    every new SendGrid post carries its probe.
     """
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    new_posts: list[int] = []  # numbers of the new posts answered 200, for replays
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
     counter = iter(range(10**9))
+    interval = concurrency * size / rate if rate else 0
+    paths = {fmt: urlsplit(url).path for fmt, url in urls.items()}
 
-    target = urlsplit(url)
-
-    def worker():
+    def worker(seed: int):
+        rng = random.Random(seed)
+        first = urlsplit(next(iter(urls.values())))
         # http.client, not httpx: the generator shares the server's two cores, so it should
         # spend as little of them as it can (a keep-alive connection, no body copies).
-        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        connection = http.client.HTTPConnection(first.hostname, first.port, timeout=60)
+        next_at = time.monotonic()
         try:
             while time.monotonic() < stop_at:
+                if interval:
+                    next_at += interval
+                    time.sleep(max(0.0, next_at - time.monotonic()))
                 index = next(counter)
-                body = batches[index % len(batches)].replace(POST_ID, b"%08x" % index)
+                replay = bool(new_posts) and rng.random() < replay_share
+                post = rng.choice(new_posts) if replay else index
+                fmt, template = batches[post % len(batches)]
+                body = template.replace(POST_ID, b"%08x" % post)
+                probe = freshness is not None and fmt == "sendgrid" and not replay
+                if probe:
+                    body = with_probe(body, post)
                 started = time.perf_counter()
-                connection.request("POST", target.path, body=body, headers=JSON_HEADERS)
+                if probe:
+                    freshness.posted(post, time.monotonic())
+                connection.request("POST", paths[fmt], body=body, headers=JSON_HEADERS)
                 response = connection.getresponse()
                 response.read()
                 elapsed = (time.perf_counter() - started) * 1000
                 with lock:
                     latencies.append(elapsed)
                     statuses[response.status] = statuses.get(response.status, 0) + 1
+                    if response.status == 200 and not replay:
+                        new_posts.append(post)
         finally:
             connection.close()
 
     started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -151,6 +322,7 @@ def load(url: str, batches: list[bytes], seconds: float, concurrency: int, size:
     ok = statuses.get(200, 0)
     return {
         "events": ok * size,
+        "unique_events": len(new_posts) * size,
         "events_per_second": ok * size / elapsed,
         "batches": len(latencies),
         "statuses": statuses,
@@ -160,22 +332,32 @@ def load(url: str, batches: list[bytes], seconds: float, concurrency: int, size:
     }
 
 
-def copy_floor(batches: list[bytes]) -> float:
+def floor_rows(fmt: str, body: bytes) -> list[tuple]:
+    """The fields the apply stores of each event: address, event, type, time, id, reason."""
+    data = json.loads(body)
+    if fmt == "generic_v2":
+        items = [item for bucket in data["events"].values() for item in bucket]
+        return [
+            (i["email"], i["type"], "", None, i["meta"], i.get("description", "")) for i in items
+        ]
+    if fmt == "netcore":
+        return [
+            (e["EMAIL"], e["EVENT"], e.get("BOUNCE_TYPE", ""), e["TIMESTAMP"], e["TRANSID"],
+             e.get("RESPONSE", ""))
+            for e in data
+        ]  # fmt: skip
+    return [
+        (e["email"], e["event"], e.get("type", ""), e["timestamp"], e["sg_event_id"],
+         e.get("reason", ""))
+        for e in data
+    ]  # fmt: skip
+
+
+def copy_floor(batches: list[tuple[str, bytes]]) -> float:
     """Events per second for PostgreSQL to COPY the same rows into a bare, index-free table."""
     from django.db import connection
 
-    rows = [
-        (
-            e["email"],
-            e["event"],
-            e.get("type", ""),
-            e["timestamp"],
-            e["sg_event_id"],
-            e.get("reason", ""),
-        )
-        for body in batches
-        for e in json.loads(body)
-    ]
+    rows = [row for fmt, body in batches for row in floor_rows(fmt, body)]
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_floor")  # an interrupted run's
         cursor.execute(
@@ -251,16 +433,26 @@ def wait_until_applied() -> float:
     return time.monotonic()
 
 
-def bench_provider_token() -> str:
+BENCH_PROVIDERS = {
+    "sendgrid": ("Bench SendGrid", "sendgrid"),
+    "generic_v2": ("Bench CleverTap", "smtp"),
+    "netcore": ("Bench Netcore", "netcore"),
+}
+
+
+def bench_provider_tokens() -> dict[str, str]:
+    """Each format's callback token, from a provider of the kind that posts it."""
     from providers.models import EmailProvider
 
-    provider, _ = EmailProvider.objects.get_or_create(
-        nickname="Bench SendGrid",
-        defaults={"kind": EmailProvider.Kind.SENDGRID, "from_address": "bench@bench.example"},
-    )
-    if not EmailProvider.objects.filter(is_default=True).exists():
-        EmailProvider.objects.mark_default(provider)
-    return provider.callback_token
+    tokens = {}
+    for fmt, (nickname, kind) in BENCH_PROVIDERS.items():
+        provider, _ = EmailProvider.objects.get_or_create(
+            nickname=nickname, defaults={"kind": kind, "from_address": "bench@bench.example"}
+        )
+        if not EmailProvider.objects.filter(is_default=True).exists():
+            EmailProvider.objects.mark_default(provider)
+        tokens[fmt] = provider.callback_token
+    return tokens
 
 
 def main() -> None:
@@ -275,6 +467,24 @@ def main() -> None:
         type=int,
         default=2,
         help="Celery worker processes applying while the load runs; 0 measures the endpoint alone",
+    )
+    parser.add_argument(
+        "--mix",
+        choices=["mixed", "sendgrid"],
+        default="mixed",
+        help="mixed: formats, replays and new addresses as users send them; sendgrid: new "
+        "SendGrid batches only",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="offered events/s; measures callback-to-profile freshness (needs --workers)",
+    )
+    parser.add_argument(
+        "--base-batches",
+        type=int,
+        default=BASE_BATCHES,
+        help="distinct batches built before the load (each post gives its events fresh ids)",
     )
     args = parser.parse_args()
 
@@ -291,8 +501,10 @@ def main() -> None:
             cwd=ROOT,
             check=True,
         )
-    token = bench_provider_token()
-    batches = make_batches(BASE_BATCHES, args.batch_size, args.profiles, seed=int(time.time()))
+    tokens = bench_provider_tokens()
+    batches = make_batches(
+        args.base_batches, args.batch_size, args.profiles, seed=int(time.time()), mix=args.mix
+    )
     # The floor is taken on the quiet server and again after the load (when autovacuum may be
     # busy with what the workers wrote); the ratios use the faster of the two.
     floor_before = copy_floor(batches)
@@ -304,9 +516,16 @@ def main() -> None:
         "CALLBACK_WAKE_TASKS": str(max(args.workers, 1)),
     }
 
+    what = (
+        "mixed formats (1/2 SendGrid, 1/3 CleverTap generic v2, 1/6 Netcore), 1/3 replays, "
+        "1/10 new addresses"
+        if args.mix == "mixed"
+        else "SendGrid"
+    )
+    offered = f", offered {args.rate:,.0f} events/s" if args.rate else ""
     print(
-        f"Callback ingestion, {args.batch_size}-event SendGrid batches, "
-        f"{args.concurrency} connections, {args.seconds:.0f} s, {os.cpu_count()} cores"
+        f"Callback ingestion, {args.batch_size}-event batches of {what}, "
+        f"{args.concurrency} connections, {args.seconds:.0f} s{offered}, {os.cpu_count()} cores"
     )
     settings = server_settings()
     print(f"  PostgreSQL: {settings}")
@@ -315,10 +534,21 @@ def main() -> None:
             "  warning: autovacuum is off, so the inbox's applied batches are never vacuumed "
             "and finding the next one gets slower with every run (see docs/performance.md)"
         )
+    replay_share = REPLAY_SHARE if args.mix == "mixed" else 0
+    freshness = Freshness() if args.rate and args.workers else None
 
     def post_batches(base: str) -> dict:
-        url = f"{base}/callbacks/{token}/"
-        return load(url, batches, args.seconds, args.concurrency, args.batch_size)
+        urls = {fmt: f"{base}/callbacks/{token}/" for fmt, token in tokens.items()}
+        return load(
+            urls,
+            batches,
+            args.seconds,
+            args.concurrency,
+            args.batch_size,
+            replay_share=replay_share,
+            rate=args.rate,
+            freshness=freshness,
+        )
 
     applied = None
     if args.workers:
@@ -328,10 +558,13 @@ def main() -> None:
             wait_until_applied()
             with gunicorn("config.wsgi", args.port, env) as base:
                 started = time.monotonic()
+                if freshness:
+                    freshness.start()
                 result = post_batches(base)
                 backlog = pending_batches()
                 drained = wait_until_applied() - started
-        applied = result["events"] / drained
+        applied = result["unique_events"] / drained
+        unseen = freshness.finish(timeout=60) if freshness else 0
     else:
         with gunicorn("config.wsgi", args.port, env) as base:
             result = post_batches(base)
@@ -343,16 +576,25 @@ def main() -> None:
     )
     if applied:
         print(
-            f"  applied:    {applied:>9,.0f} events/s end to end, by {args.workers} worker "
+            f"  applied:    {applied:>9,.0f} unique events/s end to end, by {args.workers} worker "
             f"processes ({backlog} batches were waiting when the load stopped; all applied "
             f"{drained - result['seconds']:.0f} s later)"
         )
     else:
         print("  applied:    not measured: no worker ran during the load (--workers 0)")
+    if freshness and freshness.seconds:
+        print(
+            f"  freshness:  a hard bounce's profile Inactive after p50 "
+            f"{percentile(freshness.seconds, 0.5):.2f} s, p99 "
+            f"{percentile(freshness.seconds, 0.99):.2f} s from its POST "
+            f"({len(freshness.seconds)} probes, {unseen} never seen)"
+        )
 
-    with gunicorn("bench.bare_app", args.port + 1, env) as base:
+    # Not the project's gunicorn.conf.py: it loads the project's settings, which the bare app
+    # configures itself.
+    with gunicorn("bench.bare_app", args.port + 1, env, "--config=/dev/null") as base:
         bare = load(
-            f"{base}/callbacks/x/",
+            {fmt: f"{base}/callbacks/x/" for fmt in tokens},
             batches,
             min(args.seconds, 20),
             args.concurrency,

@@ -44,7 +44,11 @@ class KindFormats:
     def check(self, body: bytes) -> BatchReport:
         """What the answer to `body` says, through a format's quick check where it has one."""
         first, *others = self.formats
-        return first.check(body) if not others else self.parse(body).report()
+        if not others:
+            return first.check(body)
+        # Each format's plain check reads only its own shape, so at most one succeeds.
+        plain = (fmt.plain_check(body) for fmt in self.formats)
+        return next(filter(None, plain), None) or self.parse(body).report()
 
 
 CLEVERTAP = (generic_v2.FORMAT, legacy_bounce.FORMAT)  # SMTP and Gmail providers, by shape

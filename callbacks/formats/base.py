@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -40,45 +39,6 @@ INVALID_EMAIL = "Invalid email format"
 INVALID_TIMESTAMP = "Invalid timestamp"
 
 MAX_SECONDS = 100_000_000_000  # larger Unix times are milliseconds (year 5138 in seconds)
-
-# Addresses `clean_email` accepts as they are: printable ASCII without spaces, the domain after
-# the last "@" holding a dot that neither starts nor ends it. Stricter than `clean_email`, never
-# looser: a `check` parses in full what this refuses, to find out.
-_DOMAIN_EDGE = r"[!-\-/-?A-~]"  # printable ASCII but ".", "@" and the space
-_PLAIN_EMAIL = rf"[!-~]+@{_DOMAIN_EDGE}[!-?A-~]*\.[!-?A-~]*{_DOMAIN_EDGE}"
-# One address per line. Each line is an atomic group: a domain with several dots matches in
-# several ways, and without it a refused line would retry every way of matching every earlier
-# line, exponentially many.
-_PLAIN_EMAIL_LINES = re.compile(rf"(?>{_PLAIN_EMAIL}\n)*+")
-
-
-# Field types for the quick checks' msgspec Structs: values `parse` reads without error. An
-# address must also pass `all_plain_emails`.
-CheckedEmail = Annotated[str, msgspec.Meta(max_length=254)]
-CheckedWord = Annotated[str, msgspec.Meta(min_length=1)]
-CheckedTime = Annotated[int, msgspec.Meta(ge=0, le=MAX_SECONDS)] | None
-
-
-def decode_checked(decoder: msgspec.json.Decoder, body: bytes) -> Any | None:
-    """`body` as a quick check's typed `decoder` reads it, or None if it refuses the body."""
-    try:
-        body.decode()  # msgspec skips the fields it does not read without checking their UTF-8
-        return decoder.decode(body)
-    except (msgspec.DecodeError, ValueError, RecursionError):  # ValidationError, UnicodeError
-        return None
-
-
-def all_plain_emails(emails: list[str]) -> bool:
-    """True when `clean_email` would accept every address as it is.
-
-    One match over the addresses a line each (no plain address holds a newline) costs a third
-    of a thousand separate matches.
-    """
-    lines = "\n".join(emails) + "\n" if emails else ""
-    if lines.count("\n") != len(emails):  # a newline inside an address would pass as two
-        return False
-    return _PLAIN_EMAIL_LINES.fullmatch(lines) is not None
-
 
 # Kinds that make an address Inactive (reference §7). A dropped event may opt out when the
 # sender, not the recipient, caused the drop: the format decides through `suppress`.
@@ -200,6 +160,10 @@ class Format:
     def check(self, body: bytes) -> BatchReport:
         """What the answer to `body` says: `parse(body).report()`, unless found quicker."""
         return self.parse(body).report()
+
+    def plain_check(self, body: bytes) -> BatchReport | None:
+        """`check(body)` when found without a full parse, else None; by default, None."""
+        return None
 
     def accepts(self, data: Any) -> bool:
         """True when this format reads `data`, for a kind whose formats are told apart by

@@ -18,7 +18,9 @@ makes the payload invalid.
 
 import time
 import uuid
-from typing import Any
+from typing import Any, Literal
+
+import msgspec
 
 from callbacks.models import EventKind
 
@@ -27,7 +29,9 @@ from .base import (
     MAX_EVENTS,
     SAMPLE_EMAIL,
     SUPPRESSING_KINDS,
+    TOO_MANY_EVENTS,
     UNMAPPED_EVENT,
+    BatchReport,
     CallbackEvent,
     Format,
     ItemError,
@@ -38,6 +42,7 @@ from .base import (
     require_shallow,
     text,
 )
+from .quick import CheckedEmail, CheckedWord, all_plain_emails, decode_checked
 
 KINDS = {
     "delivered": EventKind.DELIVERED,
@@ -49,6 +54,34 @@ KINDS = {
 
 ITEM_KEYS = ("type", "email", "meta")
 FLAT_KEYS = ("version", "event", *ITEM_KEYS)
+
+# The plain shapes the quick check reads: exactly the documented keys, with values `parse`
+# reads without error. Any other key, value or spelling is parsed in full.
+PlainType = Literal["delivered", "soft_bounce", "hard_bounce", "spam", "unsubscribed"]
+
+
+class _PlainItem(msgspec.Struct, forbid_unknown_fields=True):
+    type: PlainType
+    email: CheckedEmail
+    meta: CheckedWord
+    description: str | None = None
+
+
+class _PlainFlatItem(msgspec.Struct, forbid_unknown_fields=True):
+    version: Literal["v2"]
+    event: CheckedWord
+    type: PlainType
+    email: CheckedEmail
+    meta: CheckedWord
+    description: str | None = None
+
+
+class _PlainNested(msgspec.Struct, forbid_unknown_fields=True):
+    version: Literal["v2"]
+    events: dict[str, list[_PlainItem]]
+
+
+_plain_bodies = msgspec.json.Decoder(_PlainNested | list[_PlainFlatItem])
 
 
 class GenericV2(Format):
@@ -63,6 +96,29 @@ class GenericV2(Format):
         if isinstance(data, list) and data and isinstance(data[0], dict):
             return "version" in data[0] or "type" in data[0]
         return data == []
+
+    def check(self, body: bytes) -> BatchReport:
+        return self.plain_check(body) or self.parse(body).report()
+
+    def plain_check(self, body: bytes) -> BatchReport | None:
+        """`parse(body).report()` when the body is plainly readable, found in C; else None.
+
+        As SendGrid's check: msgspec reads the documented nested shape, or an array of flat
+        items, with only the documented keys, a mapped ``type``, a plain address and a
+        ``meta``; one regular expression checks every address.
+        """
+        body_data = decode_checked(_plain_bodies, body)
+        if body_data is None:
+            return None
+        if isinstance(body_data, list):
+            items = body_data
+        else:
+            items = [item for bucket in body_data.events.values() for item in bucket]
+        if not all_plain_emails([item.email for item in items]):
+            return None
+        if len(items) > self.max_events:
+            raise MalformedPayload(TOO_MANY_EVENTS)
+        return BatchReport(len(items), payload_format=self.name)
 
     def items(self, data: Any) -> list[tuple[Any, tuple[str, ...]]]:
         """Each item with the keys it must have, by the shape it came in."""

@@ -30,17 +30,13 @@ from .base import (
     SUPPRESSING_KINDS,
     BatchReport,
     CallbackEvent,
-    CheckedEmail,
-    CheckedTime,
-    CheckedWord,
     Format,
-    all_plain_emails,
     content_key,
-    decode_checked,
     event_and_email,
     parse_timestamp,
     text,
 )
+from .quick import CheckedEmail, CheckedTime, CheckedWord, all_plain_emails, decode_checked
 
 NATIVE_KINDS = {
     "sent": EventKind.DELIVERED,

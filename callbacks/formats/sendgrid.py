@@ -43,18 +43,14 @@ from .base import (
     SUPPRESSING_KINDS,
     BatchReport,
     CallbackEvent,
-    CheckedEmail,
-    CheckedTime,
-    CheckedWord,
     Format,
     SignatureError,
-    all_plain_emails,
     content_key,
-    decode_checked,
     event_and_email,
     parse_timestamp,
     text,
 )
+from .quick import CheckedEmail, CheckedTime, CheckedWord, all_plain_emails, decode_checked
 from .signing import signed_at_within
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"

@@ -1,8 +1,9 @@
 """Checks: the endpoint's answer comes from a body's check, the worker's events from its parse.
 
 Whatever the body, a format's checker must say what its parser would: the same count, the
-same errors, the same refusal. SendGrid's checker reads plain batches in C and hands anything
-else to the parser, so the properties mix plain events with hostile ones.
+same errors, the same refusal. SendGrid's, Netcore's and CleverTap's checkers read plain
+batches in C and hand anything else to the parser, so the properties mix plain events with
+hostile ones.
 """
 
 import json
@@ -14,11 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callbacks.formats import KIND_FORMATS, BatchReport, EventError, MalformedPayload
-from callbacks.formats.base import MAX_SECONDS
+from callbacks.formats.base import MAX_SECONDS, TOO_MANY_EVENTS
+from callbacks.formats.generic_v2 import FORMAT as generic_v2
+from callbacks.formats.legacy_bounce import FORMAT as legacy_bounce
 from callbacks.formats.netcore import FORMAT as netcore
 from callbacks.formats.sendgrid import FORMAT as sendgrid
 from providers.models import EmailProvider
-from tests.callback_strategies import FORMAT_BODIES, dumps, json_trees
+from tests.callback_strategies import FORMAT_BODIES, deep, dumps, json_trees
 
 PROPERTY = settings(
     max_examples=300,
@@ -103,6 +106,152 @@ def test_every_checker_says_what_its_parser_says(kind, data):
 def test_a_quick_check_says_what_the_parse_says(kind, data):
     body = dumps(data.draw(mostly_plain_bodies(kind)))
     assert outcome(KIND_FORMATS[kind].check, body) == parsed(kind, body)
+
+
+# CleverTap's plain bodies, mostly with one item made odd in one way the parser notices
+# (`oddities`), now and then as many items as the 1000-event limit, give or take.
+clevertap_events = st.sampled_from(
+    ["delivered", "soft_bounce", "hard_bounce", "spam", "unsubscribed"]
+)
+plain_v2_items = st.fixed_dictionaries(
+    {"type": clevertap_events, "email": plain_emails, "meta": label},
+    optional={"description": label | st.none()},
+)
+plain_legacy_items = st.fixed_dictionaries(
+    {"e": plain_emails},
+    optional={"ts": plain_times | st.none(), "reason": label},
+)
+DROP = object()  # the key is missing
+DEEP = deep(101, "x")  # nested deeper than any item may be
+SHALLOW = deep(98, "x")
+
+
+ODD_VALUES = {
+    "email": ["a@b.org\nc@d.org", "not-an-address"],
+    "e": ["a@b.org\r\nc@d.org", "not-an-address"],
+    "ts": ["soon", -1],
+    "extra": [DEEP, SHALLOW, "x"],
+    "description": [DEEP],
+    "reason": [DEEP],
+}
+
+
+def oddities(keys, words):
+    """One odd (key, value) per choice: a mandatory key missing or empty, an unmapped or
+    unusual event word, a bad address, an odd time, an extra key, deep nesting."""
+    return st.sampled_from(
+        [(key, DROP) for key in keys]
+        + [(key, "") for key in keys]
+        + [(keys[0], word) for word in words]
+        + [
+            (key, value)
+            for key, values in ODD_VALUES.items()
+            if key in keys or key in ("extra", "description", "reason")
+            for value in values
+        ]
+    )
+
+
+@st.composite
+def made_odd(draw, items, keys, words=()):
+    """`items`, mostly with one of them made odd in one way."""
+    if items and draw(st.booleans()):
+        index = draw(st.integers(0, len(items) - 1))
+        key, value = draw(oddities(keys, words))
+        item = {k: v for k, v in items[index].items() if k != key}
+        if value is not DROP:
+            item[key] = value
+        items = [*items[:index], item, *items[index + 1 :]]
+    return items
+
+
+def about_the_limit(items):
+    return st.sampled_from([0, 0, 999, 1000, 1001]).map(
+        lambda count: (items * count)[:count] if items and count else items
+    )
+
+
+V2_WORDS = ["opened", "Spam", " spam", "softbounce"]
+LEGACY_WORDS = ["bounce", "HARDBOUNCE", " softbounce", "delivered"]
+
+
+@st.composite
+def plain_generic_v2_bodies(draw):
+    items = draw(st.lists(plain_v2_items, max_size=20).flatmap(about_the_limit))
+    if draw(st.booleans()):
+        flat = [{"version": "v2", "event": "failed", **item} for item in items]
+        return draw(made_odd(flat, ["type", "version", "event", "email", "meta"], V2_WORDS))
+    items = draw(made_odd(items, ["type", "email", "meta"], V2_WORDS))
+    split = draw(st.integers(0, len(items)))
+    body = {"version": "v2", "events": {"success": items[:split], "failed": items[split:]}}
+    if draw(st.integers(0, 7)):
+        return body
+    return draw(made_odd([body], ["version", "events"], ["V2", "v1"]))[0]
+
+
+@st.composite
+def plain_legacy_bodies(draw):
+    items = draw(st.lists(plain_legacy_items, max_size=20).flatmap(about_the_limit))
+    items = draw(made_odd(items, ["e", "ts"]))
+    words = draw(st.lists(st.sampled_from(["softbounce", "hardbounce", "unsubscribe"]), min_size=1))
+    groups = [{"event": word, "data": items[i :: len(words)]} for i, word in enumerate(words)]
+    if draw(st.integers(0, 3)):
+        return groups
+    return draw(made_odd(groups, ["event", "data"], LEGACY_WORDS))
+
+
+@settings(PROPERTY, max_examples=1000)
+@given(body=plain_generic_v2_bodies() | plain_legacy_bodies())
+def test_a_clevertap_quick_check_says_what_the_parse_says(body):
+    kind = EmailProvider.Kind.SMTP  # Gmail providers post the same formats
+    body = dumps(body)
+    assert outcome(KIND_FORMATS[kind].check, body) == parsed(kind, body)
+
+
+SUCCESS = {"type": "delivered", "email": "p@example.org", "meta": "p@example.org|1|c|s|"}
+FAILED = {**SUCCESS, "type": "hard_bounce", "description": "550 no such user"}
+V2_NESTED = {"version": "v2", "events": {"success": [SUCCESS] * 500, "failed": [FAILED] * 500}}
+V2_FLAT = [{"version": "v2", "event": "failed", **FAILED}] * 1000
+LEGACY = [
+    {"event": "hardbounce", "data": [{"e": "p@example.org", "ts": 1700000000}] * 600},
+    {"event": "unsubscribe", "data": [{"e": "q@example.org", "reason": "asked"}] * 400},
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "payload_format"),
+    [
+        (V2_NESTED, "generic_v2"),
+        (V2_FLAT, "generic_v2"),
+        ([], "generic_v2"),
+        (LEGACY, "legacy_bounce"),
+    ],
+)
+@pytest.mark.parametrize("kind", [EmailProvider.Kind.SMTP, EmailProvider.Kind.GMAIL])
+def test_a_plain_clevertap_batch_is_checked_without_parsing_it(
+    monkeypatch, kind, body, payload_format
+):
+    def no_parse(body):
+        raise AssertionError("parsed")
+
+    for fmt in (generic_v2, legacy_bounce):
+        monkeypatch.setattr(fmt, "parse", no_parse)
+        monkeypatch.setattr(fmt, "parse_data", no_parse)
+    report = KIND_FORMATS[kind].check(json.dumps(body).encode())
+    assert report == BatchReport(1000 if body else 0, payload_format=payload_format)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"version": "v2", "events": {"success": [SUCCESS] * 1001}},
+        [{"version": "v2", "event": "failed", **FAILED}] * 1001,
+        [{"event": "hardbounce", "data": [{"e": "p@example.org"}] * 1001}],
+    ],
+)
+def test_a_plain_clevertap_batch_past_1000_events_is_refused_by_the_check(body):
+    with pytest.raises(MalformedPayload, match=TOO_MANY_EVENTS):
+        KIND_FORMATS[EmailProvider.Kind.SMTP].check(json.dumps(body).encode())
 
 
 @pytest.mark.parametrize(
