@@ -58,7 +58,7 @@ def test_add_ses_test_connection_sample_and_a_signed_bounce(
         assert provider.kind == EmailProvider.Kind.SES
 
         page.get_by_role("button", name="Send a sample callback").click()
-        expect(page.locator("table").get_by_text("sample")).to_be_visible()
+        expect(page.locator("table").get_by_text("sample", exact=True)).to_be_visible()
 
         envelope = sns.envelope(
             {
