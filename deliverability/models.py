@@ -26,6 +26,13 @@ class Window(models.TextChoices):
     WEEK = "7d", "Last 7 days"
 
 
+def percent_field(label: str, default: str) -> models.DecimalField:
+    """A threshold in percent, 0–100 with two decimals."""
+    return models.DecimalField(
+        label, max_digits=5, decimal_places=2, default=Decimal(default), validators=PERCENT
+    )
+
+
 class Thresholds(models.Model):
     """The one row of rate thresholds (percentages), editable by staff.
 
@@ -33,34 +40,10 @@ class Thresholds(models.Model):
     aiming under 0.1%; bounces worrying from 2%, critical from 5%.
     """
 
-    bounce_warning = models.DecimalField(
-        "Bounce rate: warning at (%)",
-        max_digits=5,
-        decimal_places=2,
-        default=Decimal("2.00"),
-        validators=PERCENT,
-    )
-    bounce_critical = models.DecimalField(
-        "Bounce rate: critical at (%)",
-        max_digits=5,
-        decimal_places=2,
-        default=Decimal("5.00"),
-        validators=PERCENT,
-    )
-    complaint_warning = models.DecimalField(
-        "Complaint rate: warning at (%)",
-        max_digits=5,
-        decimal_places=2,
-        default=Decimal("0.10"),
-        validators=PERCENT,
-    )
-    complaint_critical = models.DecimalField(
-        "Complaint rate: critical at (%)",
-        max_digits=5,
-        decimal_places=2,
-        default=Decimal("0.30"),
-        validators=PERCENT,
-    )
+    bounce_warning = percent_field("Bounce rate: warning at (%)", "2.00")
+    bounce_critical = percent_field("Bounce rate: critical at (%)", "5.00")
+    complaint_warning = percent_field("Complaint rate: warning at (%)", "0.10")
+    complaint_critical = percent_field("Complaint rate: critical at (%)", "0.30")
     minimum_delivered = models.PositiveIntegerField(
         "Minimum delivered messages before alerting",
         default=100,
