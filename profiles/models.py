@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -16,9 +18,20 @@ def normalize_email(address: str) -> str:
     return address.strip().lower()
 
 
+def is_full_address(term: str) -> bool:
+    try:
+        validate_email(term)
+    except ValidationError:
+        return False
+    return True
+
+
 class ProfileQuerySet(models.QuerySet):
     def search(self, term: str) -> "ProfileQuerySet":
         """Profiles whose email or name contains `term` (case-insensitive).
+
+        A whole address finds its profile through the unique index at once; only when no
+        profile has that address is it searched for like any other term.
 
         Terms of three characters or more are matched anywhere, which PostgreSQL answers from
         the trigram indexes the initial migration creates; shorter terms match the start of the
@@ -28,6 +41,10 @@ class ProfileQuerySet(models.QuerySet):
         term = term.strip()
         if not term:
             return self
+        if is_full_address(term):
+            exact = self.filter(email=normalize_email(term))
+            if exact.exists():
+                return exact
         if len(term) >= TRIGRAM_MIN_LENGTH:
             return self.filter(Q(email__icontains=term) | Q(name__icontains=term))
         return self.filter(Q(email__startswith=term.lower()) | Q(name__istartswith=term))

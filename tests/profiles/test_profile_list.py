@@ -72,6 +72,28 @@ def test_short_search_matches_prefix_only(client_logged_in):
 
 
 @pytest.mark.django_db
+def test_a_whole_address_finds_its_profile_only(client_logged_in):
+    ProfileFactory(email="ada@example.org")
+    ProfileFactory(email="grada@example.org")
+    ProfileFactory(email="ada@example.org.uk")
+
+    assert listed_emails(client_logged_in.get(URL, {"q": " Ada@Example.org "})) == [
+        "ada@example.org"
+    ]
+
+
+@pytest.mark.django_db
+def test_a_whole_address_no_profile_has_is_searched_as_text(client_logged_in):
+    ProfileFactory(email="ada@example.org")
+    ProfileFactory(email="grada@example.org")
+
+    assert listed_emails(client_logged_in.get(URL, {"q": "da@example.org"})) == [
+        "ada@example.org",
+        "grada@example.org",
+    ]
+
+
+@pytest.mark.django_db
 def test_search_treats_like_wildcards_literally(client_logged_in):
     ProfileFactory(email="a_b@example.com")
     ProfileFactory(email="axb@example.com")

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection, transaction
 
 from profiles.listing import filtered_profiles
+from tests.factories import ProfileFactory
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the search indexes exist only on PostgreSQL"
@@ -44,6 +45,16 @@ def test_substring_search_uses_the_trigram_indexes():
     )
     assert "profile_email_trgm_idx" in plan
     assert "profile_name_trgm_idx" in plan
+
+
+@pytest.mark.django_db
+def test_whole_address_search_uses_the_unique_index():
+    ProfileFactory(email="ada@example.org")
+    queryset = filtered_profiles({"q": "ada@example.org"})
+    plan = plan_without_seqscan(queryset[:51])
+    # The unique constraint's index or Django's pattern index on email: one btree lookup.
+    assert "Index Cond: ((email)::text = 'ada@example.org'::text)" in plan
+    assert "trgm" not in plan
 
 
 @pytest.mark.django_db
