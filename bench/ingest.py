@@ -178,6 +178,7 @@ def gunicorn(app: str, port: int, env: dict[str, str], *options: str):
         ],
         cwd=ROOT,
         env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,  # the access log (one line a post); errors go to stderr
     )
     try:
         deadline = time.monotonic() + 30
