@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callbacks import inbox, services
+from callbacks.health import callback_health
 from callbacks.models import CallbackLog, PendingBatch
-from callbacks.templatetags.callback_tags import callback_health
 from providers.models import EmailProvider
 from tests.factories import UserFactory
 
