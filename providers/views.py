@@ -91,7 +91,9 @@ def provider_create(request: HttpRequest, kind: str) -> HttpResponse:
 
 @login_required
 def provider_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    provider = get_object_or_404(EmailProvider, pk=pk)
+    # The one-to-one panels (domain check, bounce mailbox) come with the provider's row.
+    providers = EmailProvider.objects.select_related("domain_check", "bounce_mailbox")
+    provider = get_object_or_404(providers, pk=pk)
     context = {
         "provider": provider,
         "kind_label": provider.get_kind_display(),
