@@ -24,7 +24,7 @@ from tests.url_walk import dashboard_urls
 pytestmark = pytest.mark.django_db
 
 MAX_QUERIES = 10
-# Answer POST only; their GET is refused without reading anything.
+# Views that answer POST only: a GET is refused (405) before any query.
 POST_ONLY = {
     "callbacks:mailbox_poll",
     "callbacks:sample",
