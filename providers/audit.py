@@ -7,7 +7,6 @@ name the fields that changed, never their values: secrets must not leak into the
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 
 from .models import EmailProvider, ProviderAuditEntry
@@ -103,10 +102,15 @@ def record_connection_test(
 
 
 def history(provider: EmailProvider, limit: int = 20):
-    """The newest audit entries of one provider, with their users, in one query."""
-    content_type = ContentType.objects.get_for_model(EmailProvider)
+    """The newest audit entries of one provider, with their users, in one query (the content
+    type is joined, not looked up first: a fresh process has none cached)."""
+    model = EmailProvider._meta
     return (
-        ProviderAuditEntry.objects.filter(content_type=content_type, object_id=str(provider.pk))
+        ProviderAuditEntry.objects.filter(
+            content_type__app_label=model.app_label,
+            content_type__model=model.model_name,
+            object_id=str(provider.pk),
+        )
         .select_related("user")
         .order_by("-action_time", "-pk")[:limit]
     )

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import Count, ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -91,7 +91,9 @@ def provider_create(request: HttpRequest, kind: str) -> HttpResponse:
 
 @login_required
 def provider_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    provider = get_object_or_404(EmailProvider, pk=pk)
+    # The one-to-one panels (domain check, bounce mailbox) come with the provider's row.
+    providers = EmailProvider.objects.select_related("domain_check", "bounce_mailbox")
+    provider = get_object_or_404(providers, pk=pk)
     context = {
         "provider": provider,
         "kind_label": provider.get_kind_display(),
@@ -126,7 +128,8 @@ def provider_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def provider_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    provider = get_object_or_404(EmailProvider, pk=pk)
+    providers = EmailProvider.objects.annotate(test_email_count=Count("test_emails"))
+    provider = get_object_or_404(providers, pk=pk)
     form = DeleteProviderForm(_posted(request), provider=provider)
     if request.method == "POST" and form.is_valid():
         from callbacks.inbox import apply_waiting_batches  # callbacks imports providers
@@ -159,8 +162,8 @@ def provider_delete(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "provider": provider,
         "form": form,
-        "others_count": EmailProvider.objects.exclude(pk=provider.pk).count(),
-        "test_email_count": provider.test_emails.count(),
+        "has_other_providers": form.has_other_providers,
+        "test_email_count": provider.test_email_count,
     }
     return render(
         request,

@@ -27,7 +27,8 @@ class DeleteProviderForm(forms.Form):
     def __init__(self, *args, provider: EmailProvider, **kwargs):
         super().__init__(*args, **kwargs)
         others = EmailProvider.objects.exclude(pk=provider.pk).order_by("nickname")
-        if provider.is_default and others.exists():
+        self.has_other_providers = others.exists()
+        if provider.is_default and self.has_other_providers:
             self.fields["successor"].queryset = others
         else:
             del self.fields["successor"]

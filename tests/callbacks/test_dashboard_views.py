@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from callbacks.health import callback_health
 from callbacks.models import CallbackLog, DailyStat, ReceivedEvent, SoftBouncePolicy
-from callbacks.templatetags.callback_tags import callback_health
 from profiles.models import Profile, TimelineEvent
 from providers import models as provider_models
 from providers.models import EmailProvider
@@ -222,6 +222,15 @@ def test_health_counts_requests_of_the_last_24_hours_and_events_dated_today(smtp
         "Unsubscribed": 1,
     }
     assert (health.requests_24h, health.rejected_24h, health.samples_24h) == (1, 0, 1)
+
+
+def test_the_last_callback_is_the_providers_last_real_one(make_provider, smtp_provider):
+    real = CallbackLog.objects.create(provider=smtp_provider, status_code=200)
+    CallbackLog.objects.filter(pk=real.pk).update(received_at=timezone.now() - timedelta(days=40))
+    CallbackLog.objects.create(provider=smtp_provider, status_code=200, is_sample=True)
+    CallbackLog.objects.create(provider=make_provider(nickname="Other"), status_code=200)
+    real.refresh_from_db()
+    assert callback_health(smtp_provider).last_received_at == real.received_at
 
 
 def test_warning_when_test_emails_went_out_but_no_callback_came(smtp_provider):

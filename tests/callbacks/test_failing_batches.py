@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callbacks import inbox, services
+from callbacks.health import callback_health
 from callbacks.models import CallbackLog, PendingBatch
-from callbacks.templatetags.callback_tags import callback_health
 from providers.models import EmailProvider
 from tests.factories import UserFactory
 
@@ -67,6 +67,30 @@ def test_another_providers_failures_are_not_counted(make_provider, smtp_provider
     other = make_provider(EmailProvider.Kind.SMTP, nickname="Other relay")
     accept(other, "generic_v2_nested.json")
     assert callback_health(other).failing_batches == 0
+
+
+def test_health_counts_the_waiting_batches_failing_ones_included(
+    make_provider, smtp_provider, two_failing
+):
+    accept(smtp_provider, "generic_v2_nested.json")
+    accept(make_provider(EmailProvider.Kind.SMTP, nickname="Other relay"), "generic_v2_flat.json")
+    assert callback_health(smtp_provider).waiting_batches == 3
+
+
+def test_the_provider_page_counts_the_batches_not_applied_yet(
+    client_logged_in, smtp_provider, two_failing
+):
+    accept(smtp_provider, "generic_v2_nested.json")
+    page = client_logged_in.get(reverse("providers:detail", args=[smtp_provider.pk]))
+    html = " ".join(page.content.decode().split())
+    assert "3 accepted batches of events, 2 of them failing" in html
+
+
+def test_nothing_to_count_once_the_batches_are_applied(client_logged_in, smtp_provider):
+    accept(smtp_provider, "generic_v2_nested.json")
+    inbox.apply_pending()
+    page = client_logged_in.get(reverse("providers:detail", args=[smtp_provider.pk]))
+    assert 'id="waiting-batches"' not in page.content.decode()
 
 
 def test_the_provider_page_warns_and_links_staff_to_the_admin(

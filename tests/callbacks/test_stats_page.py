@@ -5,9 +5,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from callbacks.health import callback_health
 from callbacks.models import DailyStat
 from callbacks.stats_views import bounce_rate
-from callbacks.templatetags.callback_tags import callback_health
 from providers.models import EmailProvider
 from tests.factories import EmailProviderFactory
 
