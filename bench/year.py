@@ -48,7 +48,8 @@ def load_without_indexes(cursor, table: str, statements: list[str], params) -> f
     for sql in statements:
         cursor.execute(sql, params)
     for _, definition in indexes:
-        cursor.execute(definition)
+        # A partitioned table's index prints as ON ONLY; built on the parent, it covers all.
+        cursor.execute(definition.replace(" ON ONLY ", " ON "))
     return time.perf_counter() - started
 
 
@@ -80,24 +81,27 @@ def seed_timeline(cursor, total: int, first_id: int, profiles: int, delivered_da
 
 
 def seed_keys(cursor, total: int, provider_ids: list[int], dedupe_days: int) -> None:
-    """Keys as `callbacks.dedupe.stored_key` makes them: the event's second, then 16 bytes."""
-    statements = []
-    for start in range(0, total, CHUNK):
-        rows = min(CHUNK, total - start)
-        statements.append(
-            "INSERT INTO callbacks_receivedevent (provider_id, event_key, received_at) "
-            "SELECT (%(providers)s::bigint[])[1 + floor(random() * cardinality("
-            "%(providers)s::bigint[]))::int], "
-            "int8send(extract(epoch FROM t)::bigint) || "
-            "decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), t + interval '2 seconds' "
-            f"FROM (SELECT now() - random() * interval '{dedupe_days} days' AS t "
-            f"FROM generate_series(1, {rows})) AS s ORDER BY 2 "
-            "ON CONFLICT DO NOTHING"
-        )
+    """Keys as `callbacks.dedupe.stored_key` makes them: the event's second, then 16 bytes.
+
+    A day at a time, in key order, so each day's partition fills from one end.
+    """
+    per_day = total // dedupe_days
+    statements = [
+        "INSERT INTO callbacks_receivedevent (provider_id, event_key, received_at) "
+        "SELECT (%(providers)s::bigint[])[1 + floor(random() * cardinality("
+        "%(providers)s::bigint[]))::int], "
+        "int8send(extract(epoch FROM t)::bigint) || "
+        "decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), t + interval '2 seconds' "
+        f"FROM (SELECT date_trunc('day', now()) - interval '{day} days' "
+        "+ random() * interval '1 day' AS t "
+        f"FROM generate_series(1, {per_day})) AS s ORDER BY 2 "
+        "ON CONFLICT DO NOTHING"
+        for day in range(dedupe_days)
+    ]
     seconds = load_without_indexes(
         cursor, "callbacks_receivedevent", statements, {"providers": provider_ids}
     )
-    print(f"  {total:,} de-duplication keys in {seconds:.0f} s")
+    print(f"  {per_day * dedupe_days:,} de-duplication keys in {seconds:.0f} s")
 
 
 def seed_logs(cursor, per_day: int, provider_ids: list[int], log_days: int) -> None:
@@ -121,25 +125,16 @@ def seed_logs(cursor, per_day: int, provider_ids: list[int], log_days: int) -> N
 
 
 def table_sizes(cursor) -> None:
+    """Rows (the planner's estimate), bytes and leaf partitions of each growing table."""
     for table in ("profiles_timelineevent", "callbacks_receivedevent", "callbacks_callbacklog"):
         cursor.execute(
-            "SELECT count(*), coalesce(sum(pg_total_relation_size(c.oid)), 0) "
-            "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = %s::regclass",
+            "SELECT count(*), sum(c.reltuples)::bigint, sum(pg_total_relation_size(t.relid)) "
+            "FROM pg_partition_tree(%s::regclass) AS t JOIN pg_class c ON c.oid = t.relid "
+            "WHERE t.isleaf",
             [table],
         )
-        partitions, size = cursor.fetchone()
-        if not partitions:
-            cursor.execute("SELECT pg_total_relation_size(%s::regclass)", [table])
-            size = cursor.fetchone()[0]
-        cursor.execute(
-            "SELECT coalesce(sum(c.reltuples), 0)::bigint FROM pg_class c "
-            "WHERE c.oid = %s::regclass OR c.oid IN "
-            "(SELECT inhrelid FROM pg_inherits WHERE inhparent = %s::regclass)",
-            [table, table],
-        )
-        rows = cursor.fetchone()[0]
-        print(f"  {table:26} ~{rows:>13,} rows  {size / 2**30:6.1f} GiB  {partitions} partitions")
+        leaves, rows, size = cursor.fetchone()
+        print(f"  {table:26} ~{rows:>13,} rows  {size / 2**30:6.1f} GiB  {leaves} partitions")
 
 
 def seed(args) -> None:
@@ -157,7 +152,7 @@ def seed(args) -> None:
         )
     first_id = Profile.objects.filter(email="person0@bench.example").values_list("pk", flat=True)[0]
     provider_ids = list(EmailProvider.objects.values_list("pk", flat=True))
-    prepare_partitions(settings)
+    prepare_partitions()
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '2GB'")
         seed_timeline(
@@ -170,19 +165,16 @@ def seed(args) -> None:
         print(f"  vacuumed and analyzed in {time.perf_counter() - started:.0f} s")
 
 
-def prepare_partitions(settings) -> None:
-    """Create the partitions for every date the rows will carry (PostgreSQL only)."""
-    from datetime import timedelta
-
+def prepare_partitions() -> None:
+    """Create the day partitions of every kept day, as beat's tasks keep them."""
     from django.utils import timezone
 
-    from common import partitions
+    from callbacks import partitioning
+    from profiles import retention
 
-    today = timezone.now()
-    partitions.maintain_all(
-        today,
-        back=timedelta(days=max(settings.TIMELINE_DELIVERED_DAYS, settings.CALLBACK_LOG_DAYS)),
-    )
+    now = timezone.now()
+    partitioning.ensure_partitions(now)
+    retention.ensure_partitions(now)
 
 
 def main() -> None:
