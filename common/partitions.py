@@ -35,8 +35,9 @@ DAY = timedelta(days=1)
 # How far ahead the periodic tasks create partitions: beat may stop for this long and new rows
 # still land in day partitions, not in the DEFAULT one.
 AHEAD = timedelta(days=7)
-# How long a DROP waits for the parent's lock before it gives up until the next run: inserts
-# that arrive meanwhile wait behind it, so this bounds their stall.
+# How long a DROP waits for the parent's lock (or a new partition for the DEFAULT partition's)
+# before it gives up until the next run: inserts that arrive meanwhile wait behind it, so this
+# bounds their stall.
 LOCK_TIMEOUT = "500ms"
 _RANGE = re.compile(r"FOR VALUES FROM \('(?P<lower>[^']*)'(?:::\w+)?\) TO \('(?P<upper>[^']*)'")
 
@@ -128,13 +129,22 @@ def partitions(scheme: DailyRanges) -> list[Partition]:
 
 
 def ensure(scheme: DailyRanges, start: datetime, end: datetime) -> list[str]:
-    """Create the missing partitions of the days overlapping [start, end); return their names."""
+    """Create the missing partitions of the days overlapping [start, end); return their names.
+
+    If the DEFAULT partition's lock does not come within `LOCK_TIMEOUT`, the rest are left to
+    the next run (the days are created well ahead).
+    """
     existing = {partition.lower for partition in partitions(scheme)}
     created = []
     for day in days(start, end):
-        if scheme.bound(day) not in existing:
+        if scheme.bound(day) in existing:
+            continue
+        try:
             _create(scheme, day)
-            created.append(scheme.name(day.date()))
+        except OperationalError as exc:  # lock_timeout: the next run tries again
+            log.warning("Partition %s not created this time: %s", scheme.name(day.date()), exc)
+            break
+        created.append(scheme.name(day.date()))
     return created
 
 
@@ -145,6 +155,7 @@ def _create(scheme: DailyRanges, day: datetime) -> None:
     bounds = [scheme.bound(day), scheme.bound(day + DAY)]
     in_range = f"{column} >= %s AND {column} < %s"
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         cursor.execute(f"LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE")
         cursor.execute(
             f"CREATE TABLE {_quote(name)} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
@@ -168,13 +179,14 @@ def drop_expired(
     """Drop the partitions whose upper bound is at or before `cutoff`'s, except those `keep` names.
 
     `keep(name)` runs in the transaction of the drop, after the parent is locked, so what it
-    checks cannot change before the partition goes.
+    checks cannot change before the partition goes. A lock that does not come within
+    `LOCK_TIMEOUT` leaves this and the later partitions to the next run (`busy`), so inserts
+    are held up once, not once per partition.
     """
     limit = scheme.bound(cutoff)
+    expired = [partition for partition in partitions(scheme) if partition.upper <= limit]
     result = DropResult()
-    for partition in partitions(scheme):
-        if partition.upper > limit:
-            break
+    for number, partition in enumerate(expired):
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
@@ -184,9 +196,10 @@ def drop_expired(
                     continue
                 cursor.execute(f"DROP TABLE {_quote(partition.name)}")
                 result.dropped.append(partition.name)
-        except OperationalError as exc:  # lock_timeout: inserts were not kept waiting
+        except OperationalError as exc:  # lock_timeout: inserts were kept waiting long enough
             log.warning("Partition %s not dropped this time: %s", partition.name, exc)
-            result.busy.append(partition.name)
+            result.busy = [later.name for later in expired[number:]]
+            break
     return result
 
 

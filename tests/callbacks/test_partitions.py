@@ -1,7 +1,9 @@
 """PostgreSQL: keys and logs live in day partitions, created ahead and dropped whole."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -180,3 +182,25 @@ def test_a_batch_applied_where_no_day_partition_exists_loses_nothing(provider):
     assert rows_in(LOGS.default) == 1
     assert CallbackLog.objects.get().pk == log.pk
     assert rows_in("profiles_timelineevent_delivered_default") == 1
+
+
+def test_a_drop_that_would_wait_for_a_long_transaction_gives_up_until_the_next_run(provider):
+    """Inserts queue behind a waiting DROP: it waits only `LOCK_TIMEOUT`, then tries later."""
+    retention.prune(now=T0)
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+    ) as reader:
+        reader.execute("SET lock_timeout = '5s'")
+        reader.execute(f"LOCK TABLE ONLY {KEYS.table} IN ACCESS SHARE MODE")  # a long report
+        started = time.monotonic()
+        result = partitions.drop_expired(KEYS, T0 + 20 * DAY)
+        waited = time.monotonic() - started
+
+    assert KEYS.name(T0.date()) in result.busy and not result.dropped
+    assert waited < 5
+    assert KEYS.name(T0.date()) in names(KEYS)
