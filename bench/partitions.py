@@ -26,7 +26,7 @@ SELECT %(provider)s,
        int8send(%(start)s + i * 86399 / %(rows)s)
            || substring(sha256(int8send(i) || %(salt)s::bytea) FROM 1 FOR 16),
        to_timestamp(%(start)s + i * 86399 / %(rows)s)
-FROM generate_series(0, %(rows)s - 1) AS i
+FROM generate_series(0::bigint, %(rows)s - 1) AS i
 """
 CLAIM = """
 INSERT INTO callbacks_receivedevent (provider_id, event_key, received_at)
