@@ -39,6 +39,9 @@ AHEAD = timedelta(days=7)
 # before it gives up until the next run: inserts that arrive meanwhile wait behind it, so this
 # bounds their stall.
 LOCK_TIMEOUT = "500ms"
+# How long a DROP waits for the expired partition itself, which only readers of old rows and
+# autovacuum hold.
+PARTITION_LOCK_TIMEOUT = "10s"
 _RANGE = re.compile(r"FOR VALUES FROM \('(?P<lower>[^']*)'(?:::\w+)?\) TO \('(?P<upper>[^']*)'")
 
 
@@ -189,6 +192,10 @@ def drop_expired(
     for number, partition in enumerate(expired):
         try:
             with transaction.atomic(), connection.cursor() as cursor:
+                # The partition first, as long as it takes: waiting for it holds up no insert
+                # (new rows go to newer days), and autovacuum gives way after deadlock_timeout.
+                cursor.execute(f"SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT}'")
+                cursor.execute(f"LOCK TABLE {_quote(partition.name)} IN ACCESS EXCLUSIVE MODE")
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                 cursor.execute(f"LOCK TABLE ONLY {_quote(scheme.table)} IN ACCESS EXCLUSIVE MODE")
                 if keep and keep(partition.name):
@@ -230,6 +237,7 @@ def delete_where(table: str, condition: str, params: list, chunk: int = 10_000) 
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)
-            deleted += cursor.rowcount
-        if cursor.rowcount < chunk:
+            count = cursor.rowcount
+        deleted += count
+        if count < chunk:
             return deleted

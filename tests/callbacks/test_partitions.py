@@ -204,3 +204,12 @@ def test_a_drop_that_would_wait_for_a_long_transaction_gives_up_until_the_next_r
     assert KEYS.name(T0.date()) in result.busy and not result.dropped
     assert waited < 5
     assert KEYS.name(T0.date()) in names(KEYS)
+
+
+def test_the_default_partition_is_pruned_in_chunks_until_done(provider):
+    retention.prune(now=T0)
+    items = [event(f"long-ago-{n}", T0 - 60 * DAY) for n in range(5)]
+    services.apply_events(provider, items, now=T0)
+
+    assert partitions.delete_where(KEYS.default, "received_at <= %s", [T0], chunk=2) == 5
+    assert rows_in(KEYS.default) == 0
