@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from callbacks import partitioning, retention, services
 from callbacks.formats.base import CallbackEvent, content_key
 from callbacks.models import CallbackLog, EventKind, PendingBatch, ReceivedEvent
+from callbacks.tasks import prune_callback_history
 from common import partitions
 from providers.models import EmailProvider
 
@@ -213,3 +215,15 @@ def test_the_default_partition_is_pruned_in_chunks_until_done(provider):
 
     assert partitions.delete_where(KEYS.default, "received_at <= %s", [T0], chunk=2) == 5
     assert rows_in(KEYS.default) == 0
+
+
+def test_the_hourly_task_warns_of_a_day_kept_for_a_waiting_batch(provider, caplog):
+    now = timezone.now()
+    partitions.ensure(LOGS, now - 40 * DAY, now - 39 * DAY)
+    callback_log(provider, now - 40 * DAY, pending=True)
+
+    prune_callback_history.apply()
+
+    assert LOGS.name((now - 40 * DAY).date()) in caplog.text
+    assert "still has its batch in the inbox" in caplog.text
+    assert PendingBatch.objects.exists()
