@@ -70,8 +70,15 @@ class CallbackLog(models.Model):
 class PendingBatch(models.Model):
     """An accepted callback batch waiting for a worker to apply it (see `callbacks.inbox`)."""
 
+    # No database constraint: on PostgreSQL the log is partitioned by day and its primary key
+    # is (id, received_at) (`callbacks.partitioning`); Django still cascades, and retention
+    # never drops a log whose batch waits here.
     log = models.OneToOneField(
-        CallbackLog, on_delete=models.CASCADE, primary_key=True, related_name="pending"
+        CallbackLog,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="pending",
+        db_constraint=False,
     )
     body = models.BinaryField(
         help_text="The body the ESP posted, checked; a worker parses it to apply it."

@@ -20,10 +20,22 @@ def apply_pending_callbacks() -> int:
 
 @shared_task(ignore_result=True)
 def prune_callback_history() -> None:
-    """Delete de-duplication keys and callback logs past their retention (run hourly)."""
+    """Hourly: forget de-duplication keys and callback logs past their retention; on
+    PostgreSQL, create the coming days' partitions and drop expired ones."""
     result = retention.prune()
-    if result.keys or result.logs:
-        log.info("Pruned %s de-duplication keys and %s callback logs", result.keys, result.logs)
+    if result.keys or result.logs or result.dropped:
+        log.info(
+            "Pruned %s de-duplication keys and %s callback logs; dropped partitions %s",
+            result.keys,
+            result.logs,
+            result.dropped,
+        )
+    if result.kept:
+        log.warning(
+            "Kept expired callback log partitions %s: a log of theirs still has its batch "
+            "in the inbox",
+            result.kept,
+        )
 
 
 @shared_task(ignore_result=True)

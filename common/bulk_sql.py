@@ -108,3 +108,18 @@ def _columns(instance: models.Model, exclude: set[str], value_of) -> tuple[list[
         names.append(connection.ops.quote_name(model_field.column))
         values.append(model_field.get_db_prep_save(value_of(model_field, instance), connection))
     return names, values
+
+
+def delete_in_chunks(queryset: models.QuerySet, chunk: int = 10_000) -> int:
+    """Delete `queryset`'s rows `chunk` at a time, each chunk its own statement; how many.
+
+    Pruning a backlog this way never holds locks or a snapshot for long while writes go on.
+    """
+    model = queryset.model
+    deleted = 0
+    while True:
+        batch = model.objects.filter(pk__in=queryset.values("pk")[:chunk]).only("pk")
+        count = batch.delete()[1].get(model._meta.label, 0)
+        deleted += count
+        if count < chunk:
+            return deleted

@@ -21,9 +21,15 @@ app.conf.beat_schedule = {
         "task": "callbacks.tasks.apply_pending_callbacks",
         "schedule": 60.0,
     },
-    # De-duplication keys and callback logs past their retention (callbacks.retention).
+    # De-duplication keys and callback logs: the coming days' partitions, and those past
+    # their retention (callbacks.retention).
     "prune-callback-history": {
         "task": "callbacks.tasks.prune_callback_history",
+        "schedule": 3600.0,
+    },
+    # Timeline deliveries: the coming days' partitions, and those past TIMELINE_DELIVERED_DAYS.
+    "prune-timeline-deliveries": {
+        "task": "profiles.tasks.prune_timeline_deliveries",
         "schedule": 3600.0,
     },
     # Profile exports are kept for a day (profiles.exporting).

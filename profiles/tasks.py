@@ -1,7 +1,11 @@
+import logging
+
 from celery import shared_task
 
-from . import exporting, importing
+from . import exporting, importing, retention
 from .models import ProfileExport, ProfileImport
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -26,3 +30,15 @@ def export_profiles(export_id: int) -> None:
 def prune_old_exports() -> None:
     """Hourly (beat): exports are kept for a day, even when no new one is started."""
     exporting.prune_old_exports()
+
+
+@shared_task(ignore_result=True)
+def prune_timeline_deliveries() -> None:
+    """Hourly (beat): create the coming days' timeline partitions, forget old deliveries."""
+    result = retention.prune()
+    if result.deleted or result.dropped:
+        log.info(
+            "Forgot %s delivered timeline events and partitions %s",
+            result.deleted,
+            result.dropped,
+        )

@@ -230,6 +230,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CALLBACK_MAX_BODY_BYTES
 # the ESPs' retries (SendGrid's last up to a day), so fewer than 2 days is refused.
 CALLBACK_DEDUPE_DAYS = env.int("CALLBACK_DEDUPE_DAYS", default=7)
 CALLBACK_LOG_DAYS = env.int("CALLBACK_LOG_DAYS", default=30)
+# Delivered events stay on profile timelines this many days (profiles.retention); failures,
+# complaints and unsubscribes stay as long as the profile.
+TIMELINE_DELIVERED_DAYS = env.int("TIMELINE_DELIVERED_DAYS", default=90)
 # How many tasks an idle callback inbox queues when batches arrive: as many as should apply
 # them at once, so every worker process takes part in draining a flood (callbacks.inbox).
 CALLBACK_WAKE_TASKS = env.int("CALLBACK_WAKE_TASKS", default=CELERY_WORKER_CONCURRENCY)
