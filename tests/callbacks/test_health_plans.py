@@ -1,6 +1,8 @@
 """The provider page's callback queries read the (provider, -received_at) index, never the whole
 log: the plans PostgreSQL picks when it may not read a whole table, as on a large one."""
 
+import re
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -14,7 +16,11 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans"),
 ]
 
-INDEX = "callbacklog_provider_idx"
+# The log's (provider, -received_at) index, or, on a log partitioned by day, each partition's.
+INDEX = re.compile(
+    r"Index (?:Only )?Scan (?:using|on) "
+    r"(?:callbacklog_provider_idx|callbacks_callbacklog_\w+_provider_id_received_at_idx)"
+)
 
 
 def plans_without_seqscan(queries) -> list[str]:
@@ -63,9 +69,9 @@ def test_the_health_reads_the_last_callback_and_the_last_day_from_the_index(a_mo
     last_callback, last_day = plan.split("SubPlan ")[1:3]
     # The last real callback: the index, newest first, stopped at the first real row.
     assert "Limit" in last_callback
-    assert f"Index Scan using {INDEX}" in last_callback
+    assert INDEX.search(last_callback)
     # The counts: the last 24 hours of the index only (a partitioned log prunes on it).
-    assert f"Index Scan on {INDEX}" in last_day or f"Index Scan using {INDEX}" in last_day
+    assert INDEX.search(last_day)
     assert "AND (received_at >= '" in last_day, last_day
 
 
@@ -77,5 +83,5 @@ def test_the_recent_requests_and_the_log_page_read_the_index(client_logged_in, a
     plans = callback_log_plans(plans_without_seqscan(queries))
     assert len(plans) == 2
     for plan in plans:
-        assert f"Index Scan using {INDEX}" in plan
+        assert INDEX.search(plan)
         assert "Seq Scan on callbacks_callbacklog" not in plan
