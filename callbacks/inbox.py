@@ -15,10 +15,7 @@ applies them in one transaction, each in a savepoint of its own: one commit (one
 for all of them, and their `DailyStat` counters written together at the end
 (`callbacks.stats.StatsBook`), so the day's counter rows are not held through each batch. A
 batch that fails rolls back to its savepoint and waits for its retry; the others commit. A
-worker that dies before the commit leaves all of them waiting, untouched. Each batch locks its
-profiles in email order, but a group holds several batches' locks, so two groups can deadlock
-on a shared profile; PostgreSQL then rolls one batch back to its savepoint and it is simply
-taken again by the next group.
+worker that dies before the commit leaves all of them waiting, untouched.
 
 Deleting a provider applies its waiting batches first (`apply_waiting_batches`, then
 `apply_before_provider_delete` inside the deletion): the ESP was told 200 for each, so they
@@ -56,7 +53,6 @@ FIRST_RETRY_SECONDS = 10
 LAST_RETRY_SECONDS = 3600
 APPLY_BUDGET_SECONDS = 20  # then the task hands over, so other tasks get the worker too
 SQLITE_PAUSE_SECONDS = 0.05
-DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
 
 
 def accept(callback_log: CallbackLog, body: bytes) -> None:
@@ -219,19 +215,9 @@ def _apply_or_postpone(pending: PendingBatch, stats: StatsBook) -> int:
         stats.merge(own_stats)
         return 1
     except Exception as exc:
-        if _is_deadlock(exc):
-            # Another worker's group locked some of the same profiles in the other order and
-            # PostgreSQL chose this batch to give way: nothing is wrong with it, so it stays
-            # due, untouched, for the next group.
-            log.warning("Callback batch of log %s gave way in a deadlock", pending.log_id)
-            return 0
         log.exception("Callback batch of log %s failed", pending.log_id)
         _postpone(pending, exc)
         return 0
-
-
-def _is_deadlock(exc: Exception) -> bool:
-    return getattr(exc.__cause__, "sqlstate", None) == DEADLOCK_DETECTED
 
 
 def _apply_next() -> int | None:

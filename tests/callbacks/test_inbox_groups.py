@@ -2,9 +2,8 @@
 
 import json
 
-import psycopg
 import pytest
-from django.db import OperationalError, connection
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -153,28 +152,3 @@ def test_counters_of_several_providers_are_written_in_one_statement(make_provide
 
     assert inbox.apply_pending() == 3
     assert (hard_bounces(first), hard_bounces(second)) == (2, 4)
-
-
-def test_a_batch_that_gave_way_in_a_deadlock_is_taken_again_without_a_failed_attempt(
-    sendgrid, settings, monkeypatch
-):
-    settings.CALLBACK_BATCHES_PER_TRANSACTION = 4
-    for batch in range(2):
-        accept(sendgrid, batch)
-    real_apply = services.apply_events
-    deadlocks = []
-
-    def deadlock_once(provider, events, **kwargs):
-        if events[0].email.startswith("b0-") and not deadlocks:
-            deadlocks.append(1)
-            try:
-                raise psycopg.errors.DeadlockDetected("deadlock detected")
-            except psycopg.Error as exc:
-                raise OperationalError(str(exc)) from exc
-        return real_apply(provider, events, **kwargs)
-
-    monkeypatch.setattr(services, "apply_events", deadlock_once)
-    assert inbox.apply_pending() == 2
-    assert deadlocks == [1]
-    assert not PendingBatch.objects.exists()
-    assert hard_bounces(sendgrid) == 4
