@@ -3,19 +3,12 @@
 The endpoint answers an ESP once the body it checked is committed as a `PendingBatch`, beside
 the request's `CallbackLog`: one small transaction, whatever the batch does to profiles. Celery
 workers then parse pending bodies oldest first and apply their events through
-`services.apply_events`, in a transaction that also deletes the batch and fills in the log,
-so a batch is applied exactly once however many times a task runs. Parsing belongs to the
-worker: the answer needs only the body's check (`callbacks.formats`), which takes a fifth of
-the time for a plain SendGrid batch. A batch that fails is retried later with a growing delay
+`services.apply_events`, each in a transaction that also deletes the batch and fills in the
+log, so a batch is applied exactly once however many times a task runs. Parsing belongs to
+the worker: the answer needs only the body's check (`callbacks.formats`), which takes a fifth
+of the time for a plain SendGrid batch. A batch that fails is retried later with a growing delay
 and does not hold up the ones behind it. Nothing accepted is lost if the broker drops a
 message: the periodic sweep (`callbacks.tasks.apply_pending_callbacks`) finds the batch.
-
-On PostgreSQL a worker takes up to CALLBACK_BATCHES_PER_TRANSACTION due batches at once and
-applies them in one transaction, each in a savepoint of its own: one commit (one WAL flush)
-for all of them, and their `DailyStat` counters written together at the end
-(`callbacks.stats.StatsBook`), so the day's counter rows are not held through each batch. A
-batch that fails rolls back to its savepoint and waits for its retry; the others commit. A
-worker that dies before the commit leaves all of them waiting, untouched.
 
 Deleting a provider applies its waiting batches first (`apply_waiting_batches`, then
 `apply_before_provider_delete` inside the deletion): the ESP was told 200 for each, so they
@@ -42,7 +35,6 @@ from django.utils import timezone
 from callbacks import services
 from callbacks.formats import named
 from callbacks.models import CallbackLog, InboxWakeup, PendingBatch
-from callbacks.stats import StatsBook, write_stats
 from common.backoff import retry_delay
 from common.bulk_sql import bound_cursor, insert_values, model_defaults, table_name
 from providers.models import EmailProvider
@@ -148,7 +140,7 @@ def apply_pending(budget_seconds: float = APPLY_BUDGET_SECONDS) -> int:
     applied = 0
     deadline = time.monotonic() + budget_seconds
     while time.monotonic() < deadline:
-        outcome = _apply_next_group(batches_per_transaction())
+        outcome = _apply_next()
         if outcome is None:
             # Clear the request first, then look again: a batch committed before the clear is
             # seen now, and one committed after it finds the request clear and queues a task.
@@ -164,60 +156,6 @@ def apply_pending(budget_seconds: float = APPLY_BUDGET_SECONDS) -> int:
     if _due().exists():
         publish()  # more is waiting: a fresh task continues after whatever else is queued
     return applied
-
-
-def batches_per_transaction() -> int:
-    """How many batches a worker applies per transaction: one on SQLite, whose single write
-    lock a callback request waits for meanwhile."""
-    if connection.vendor != "postgresql":
-        return 1
-    return max(settings.CALLBACK_BATCHES_PER_TRANSACTION, 1)
-
-
-class _StatsNotWritten(Exception):
-    """The group's counters could not be written: its batches are applied one by one."""
-
-
-def _apply_next_group(size: int) -> int | None:
-    """Apply up to `size` of the oldest due batches in one transaction, each in a savepoint.
-
-    Returns how many were applied (a failed one waits for its retry), None if none was due.
-    """
-    if size == 1:
-        return _apply_next()
-    try:
-        with transaction.atomic():
-            group = _lock_due(size)
-            if not group:
-                return None
-            stats = StatsBook()
-            applied = sum(_apply_or_postpone(pending, stats) for pending in group)
-            try:
-                write_stats(stats)
-            except Exception as exc:
-                raise _StatsNotWritten from exc
-            return applied
-    except _StatsNotWritten:
-        log.exception("Counters of %s callback batches failed; applying them alone", len(group))
-        return sum(_apply_next() or 0 for _pending in group)
-
-
-def _apply_or_postpone(pending: PendingBatch, stats: StatsBook) -> int:
-    """Apply a batch of a group in a savepoint: 1 if applied, 0 if it failed and waits.
-
-    Its counters join the group's only once its savepoint is released: a failed batch's
-    writes roll back, and so must its counts.
-    """
-    own_stats = StatsBook()
-    try:
-        with transaction.atomic():
-            _apply(pending, own_stats)
-        stats.merge(own_stats)
-        return 1
-    except Exception as exc:
-        log.exception("Callback batch of log %s failed", pending.log_id)
-        _postpone(pending, exc)
-        return 0
 
 
 def _apply_next() -> int | None:
@@ -241,13 +179,8 @@ def _lock_next_due() -> PendingBatch | None:
     return _lock_oldest(_due(), skip_locked=True)
 
 
-def _lock_due(limit: int) -> list[PendingBatch]:
-    """Up to `limit` of the oldest due batches, locked for this worker, with logs and providers."""
-    return _lock_oldest(_due(), skip_locked=True, limit=limit)
-
-
-def _lock_oldest(batches, *, skip_locked: bool, limit: int | None = None):
-    """The oldest of `batches` (or a list of the `limit` oldest), locked, with log and provider.
+def _lock_oldest(batches, *, skip_locked: bool) -> PendingBatch | None:
+    """The oldest of `batches`, locked, with its log and provider.
 
     The batch is picked by a subquery on the inbox alone, then joined: picked from the join,
     PostgreSQL walked the callback log in id order, every request it ever logged, to reach
@@ -256,12 +189,9 @@ def _lock_oldest(batches, *, skip_locked: bool, limit: int | None = None):
     oldest = (
         batches.order_by("log_id")
         .select_for_update(skip_locked=skip_locked, of=("self",))
-        .values("pk")[: limit or 1]
+        .values("pk")[:1]
     )
-    locked = PendingBatch.objects.filter(pk__in=oldest).select_related("log__provider")
-    if limit is None:
-        return locked.first()
-    return list(locked.order_by("log_id"))
+    return PendingBatch.objects.filter(pk__in=oldest).select_related("log__provider").first()
 
 
 def _due(now: datetime | None = None):
@@ -279,12 +209,10 @@ def inbox_lag_seconds(now: datetime | None = None) -> float:
     return max((now - oldest_due).total_seconds(), 0.0) if oldest_due else 0.0
 
 
-def _apply(pending: PendingBatch, stats: StatsBook | None = None) -> None:
+def _apply(pending: PendingBatch) -> None:
     callback_log = pending.log
     events = named(callback_log.payload_format).parse(bytes(pending.body))
-    result = services.apply_events(
-        callback_log.provider, events, now=callback_log.received_at, stats=stats
-    )
+    result = services.apply_events(callback_log.provider, events, now=callback_log.received_at)
     callback_log.duplicates = result.duplicates
     callback_log.ignored = result.ignored
     callback_log.kind_counts = dict(result.counts)

@@ -12,8 +12,7 @@ constant number of queries, whatever its size:
    ones Inactive), locks and writes just the profiles that change, and adds the timeline
    events, a fixed number of statements in all;
 3. add the counters to `DailyStat` with one INSERT … ON CONFLICT (provider, date) DO UPDATE
-   SET x = x + EXCLUDED.x (`callbacks.stats`); an inbox worker applying several batches in one
-   transaction passes a `StatsBook` instead and writes all their counters at its end;
+   SET x = x + EXCLUDED.x (`callbacks.stats`);
 4. record the events whose meta names one of the provider's test emails in `TestEmailEvent`,
    with one INSERT … SELECT joined to the test emails, so the test email's page shows them
    (`callbacks.test_email_events`).
@@ -48,7 +47,7 @@ from providers.models import EmailProvider
 from .dedupe import claim_new
 from .formats.base import CallbackEvent
 from .models import EventKind, SoftBouncePolicy
-from .stats import StatsBook, add_to_stats, counted_at
+from .stats import add_to_stats, counted_at
 from .test_email_events import names_test_email, record_test_email_events
 
 # What each event kind is to a profile (ignored events never reach the profiles).
@@ -80,17 +79,9 @@ class ApplyResult:
 
 
 def apply_events(
-    provider: EmailProvider,
-    events: Sequence[CallbackEvent],
-    *,
-    now: datetime | None = None,
-    stats: StatsBook | None = None,
+    provider: EmailProvider, events: Sequence[CallbackEvent], *, now: datetime | None = None
 ) -> ApplyResult:
-    """Apply a batch of parsed events for `provider`, all or nothing.
-
-    With `stats`, the batch's counters are added to it, for the caller to write
-    (`callbacks.stats.write_stats`) before its transaction ends.
-    """
+    """Apply a batch of parsed events for `provider`, all or nothing."""
     now = now or timezone.now()
     result = ApplyResult()
     if not events:
@@ -105,7 +96,7 @@ def apply_events(
         campaign = [event for event in actionable if not names_test_email(event.meta, provider)]
         if campaign:
             _apply_to_profiles(provider, campaign, now)
-        add_to_stats(provider, fresh, result.duplicates, now, into=stats)
+        add_to_stats(provider, fresh, result.duplicates, now)
         record_test_email_events(provider, actionable, now)
     return result
 

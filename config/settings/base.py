@@ -233,9 +233,6 @@ CALLBACK_LOG_DAYS = env.int("CALLBACK_LOG_DAYS", default=30)
 # How many tasks an idle callback inbox queues when batches arrive: as many as should apply
 # them at once, so every worker process takes part in draining a flood (callbacks.inbox).
 CALLBACK_WAKE_TASKS = env.int("CALLBACK_WAKE_TASKS", default=CELERY_WORKER_CONCURRENCY)
-# How many inbox batches a worker applies in one transaction on PostgreSQL (callbacks.inbox):
-# one commit for all of them; each still fails alone.
-CALLBACK_BATCHES_PER_TRANSACTION = env.int("CALLBACK_BATCHES_PER_TRANSACTION", default=4)
 # How often Celery beat reads the bounce mailboxes (callbacks.mailbox), in seconds.
 BOUNCE_MAILBOX_POLL_SECONDS = env.int("BOUNCE_MAILBOX_POLL_SECONDS", default=300)
 # Network timeout of each IMAP step (connect, login, search, fetch) of a bounce mailbox poll.
