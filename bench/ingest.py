@@ -470,6 +470,12 @@ def main() -> None:
         help="Celery worker processes applying while the load runs; 0 measures the endpoint alone",
     )
     parser.add_argument(
+        "--apply-only",
+        action="store_true",
+        help="post for --seconds with no worker running, then start the workers and time how "
+        "long they take to empty the inbox: the apply side alone, steadier for A/B runs",
+    )
+    parser.add_argument(
         "--mix",
         choices=["mixed", "sendgrid"],
         default="mixed",
@@ -552,7 +558,16 @@ def main() -> None:
         )
 
     applied = None
-    if args.workers:
+    if args.apply_only and args.workers:
+        with gunicorn("config.wsgi", args.port, env) as base:
+            result = post_batches(base)
+        backlog = pending_batches()
+        with celery_worker(env, f"--concurrency={args.workers}"):
+            started = time.monotonic()
+            inbox.publish(args.workers)
+            drained = wait_until_applied() - started
+        applied = result["unique_events"] / drained
+    elif args.workers:
         with celery_worker(env, f"--concurrency={args.workers}"):
             # What an earlier, interrupted run left; its task messages may be gone.
             inbox.publish(args.workers)
@@ -575,7 +590,12 @@ def main() -> None:
         f"  accepted:   {accepted:>9,.0f} events/s over {result['seconds']:.0f} s; per batch "
         f"p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms; answers {result['statuses']}"
     )
-    if applied:
+    if applied and args.apply_only:
+        print(
+            f"  applied:    {applied:>9,.0f} unique events/s with nothing else running, by "
+            f"{args.workers} worker processes ({backlog} batches in {drained:.0f} s)"
+        )
+    elif applied:
         print(
             f"  applied:    {applied:>9,.0f} unique events/s end to end, by {args.workers} worker "
             f"processes ({backlog} batches were waiting when the load stopped; all applied "

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -34,9 +34,9 @@ class ProfileQuerySet(models.QuerySet):
         profile has that address is it searched for like any other term.
 
         Terms of three characters or more are matched anywhere, which PostgreSQL answers from
-        the trigram indexes the initial migration creates; shorter terms match the start of the
-        email or name, answered from the btree pattern indexes, so a one-letter search never
-        scans a million rows.
+        the trigram indexes; shorter terms match the start of the email or name, answered from
+        the btree pattern indexes, so a one-letter search never scans a million rows. On
+        PostgreSQL those indexes are on `ProfileSearch`, not on the profile.
         """
         term = term.strip()
         if not term:
@@ -46,8 +46,12 @@ class ProfileQuerySet(models.QuerySet):
             if exact.exists():
                 return exact
         if len(term) >= TRIGRAM_MIN_LENGTH:
-            return self.filter(Q(email__icontains=term) | Q(name__icontains=term))
-        return self.filter(Q(email__startswith=term.lower()) | Q(name__istartswith=term))
+            matches = Q(email__icontains=term) | Q(name__icontains=term)
+        else:
+            matches = Q(email__startswith=term.lower()) | Q(name__istartswith=term)
+        if connection.vendor != "postgresql":
+            return self.filter(matches)
+        return self.filter(pk__in=ProfileSearch.objects.filter(matches).values("profile_id"))
 
     def with_status(self, status: str = "", reason: str = "") -> "ProfileQuerySet":
         queryset = self
@@ -125,6 +129,30 @@ class Profile(models.Model):
     def unsubscribed_category_labels(self) -> list[str]:
         keys = set(self.unsubscribed_categories or [])
         return [category.label for category in Category if category.value in keys]
+
+
+class ProfileSearch(models.Model):
+    """A profile's email and name again, with the search indexes (PostgreSQL; empty on SQLite).
+
+    Callback events change a profile's status, never its email or name. Were the search
+    indexes (two trigram GIN and a pattern btree) on the profile, each status change, which is
+    not a heap-only update, would add entries to them too; here they are written only when a
+    profile is created or its email or name changes. Triggers of migration 0002 keep the rows
+    in step with every writer (the ORM, imports, the callbacks' bulk SQL, COPY).
+    """
+
+    profile = models.OneToOneField(
+        Profile,
+        on_delete=models.DO_NOTHING,  # the trigger deletes the row with its profile
+        primary_key=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    email = models.CharField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return self.email
 
 
 class TimelineEvent(models.Model):

@@ -25,17 +25,28 @@ def plan_without_seqscan(queryset, *, bitmap_only: bool = False) -> str:
         return queryset.explain()
 
 
-@pytest.mark.django_db
-def test_migration_created_the_indexes():
+def index_names(table: str) -> set[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'profiles_profile'")
-        names = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [table])
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.django_db
+def test_the_migrations_created_the_indexes():
+    assert "profile_inactive_recent_idx" in index_names("profiles_profile")
     assert {
         "profile_email_trgm_idx",
         "profile_name_trgm_idx",
         "profile_name_prefix_idx",
-        "profile_inactive_recent_idx",
-    } <= names
+        "profile_search_email_like",
+    } <= index_names("profiles_profilesearch")
+
+
+@pytest.mark.django_db
+def test_no_search_index_is_on_the_profile_table_that_callbacks_update():
+    """A status change is not a heap-only update: it adds an entry to every profile index."""
+    assert not {name for name in index_names("profiles_profile") if "trgm" in name}
+    assert "profile_name_prefix_idx" not in index_names("profiles_profile")
 
 
 @pytest.mark.django_db
