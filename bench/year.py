@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.year                 # seeds once (~30 min), then measures
     .venv/bin/python -m bench.year --measure-only  # the dashboard pages again
+    .venv/bin/python -m bench.year --drop          # time dropping each table's oldest day
 
 Uses its own database (`postdesk_bench_year`; `DATABASE_URL` overrides it). Seeds 1M
 profiles (bench.seed), then generates rows inside PostgreSQL: delivered events spread over
@@ -177,6 +178,38 @@ def prepare_partitions() -> None:
     retention.ensure_partitions(now)
 
 
+def time_drops() -> None:
+    """Drop the oldest day of keys, logs and timeline deliveries, as retention does; time each."""
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import connection
+
+    from callbacks.partitioning import CALLBACK_LOGS, RECEIVED_EVENTS
+    from common import partitions
+    from profiles.retention import DELIVERIES
+
+    for scheme in (RECEIVED_EVENTS, CALLBACK_LOGS, DELIVERIES):
+        days = sorted(p.name for p in partitions.partitions(scheme))
+        if not days:
+            continue
+        oldest = days[0]
+        day = datetime.strptime(oldest.rsplit("_p", 1)[1], "%Y%m%d").replace(tzinfo=UTC)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint, pg_total_relation_size(oid) FROM pg_class "
+                "WHERE oid = %s::regclass",
+                [oldest],
+            )
+            rows, size = cursor.fetchone()
+        started = time.perf_counter()
+        result = partitions.drop_expired(scheme, day + timedelta(days=1))
+        elapsed = (time.perf_counter() - started) * 1000
+        print(
+            f"  dropped {', '.join(result.dropped) or 'nothing'} (~{rows:,} rows, "
+            f"{size / 2**20:,.0f} MiB) in {elapsed:.0f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", type=int, default=1_000_000)
@@ -184,6 +217,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=50_000_000)
     parser.add_argument("--logs-per-day", type=int, default=15_000)
     parser.add_argument("--measure-only", action="store_true")
+    parser.add_argument("--drop", action="store_true", help="time dropping the oldest days")
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
 
@@ -202,6 +236,9 @@ def main() -> None:
         seed(args)
     with connection.cursor() as cursor:
         table_sizes(cursor)
+    if args.drop:
+        time_drops()
+        return
     measure_pages(args.runs)
 
 
