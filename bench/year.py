@@ -17,6 +17,7 @@ Ingestion at this size: `DATABASE_URL=…/postdesk_bench_year python -m bench.in
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -220,8 +221,6 @@ def main() -> None:
     parser.add_argument("--drop", action="store_true", help="time dropping the oldest days")
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-
-    import os
 
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     setup_django()

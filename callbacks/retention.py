@@ -54,7 +54,7 @@ def prune(now: datetime | None = None) -> PruneResult:
     now = now or timezone.now()
     if partitions.supported():
         return _prune_partitions(now)
-    key_cutoff = now - timedelta(days=settings.CALLBACK_DEDUPE_DAYS)
+    key_cutoff = _receipt_cutoff(now)
     log_cutoff = partitioning.log_cutoff(now)
     result = PruneResult()
     for provider_id in EmailProvider.objects.values_list("pk", flat=True):
@@ -70,9 +70,8 @@ def _prune_partitions(now: datetime) -> PruneResult:
     """Create the coming days' partitions, drop expired ones, prune the DEFAULT partitions."""
     created = partitioning.ensure_partitions(now)
     drops = partitioning.drop_expired(now)
-    key_cutoff = now - timedelta(days=settings.CALLBACK_DEDUPE_DAYS)
     keys = partitions.delete_where(
-        partitioning.RECEIVED_EVENTS.default, "received_at < %s", [key_cutoff]
+        partitioning.RECEIVED_EVENTS.default, "received_at < %s", [_receipt_cutoff(now)]
     )
     logs = partitions.delete_where(
         partitioning.CALLBACK_LOGS.default,
@@ -81,6 +80,12 @@ def _prune_partitions(now: datetime) -> PruneResult:
         [partitioning.log_cutoff(now)],
     )
     return PruneResult(keys, logs, created, drops.dropped, drops.kept)
+
+
+def _receipt_cutoff(now: datetime) -> datetime:
+    """Keys kept by their receipt (all of them on SQLite, the DEFAULT partition's on
+    PostgreSQL) go once received before this."""
+    return now - timedelta(days=settings.CALLBACK_DEDUPE_DAYS)
 
 
 def _old_keys(provider_id: int, cutoff: datetime, now: datetime):

@@ -1,6 +1,10 @@
+from datetime import datetime
+
 import factory
 from django.contrib.auth import get_user_model
 
+from callbacks.formats.base import CallbackEvent, content_key
+from callbacks.models import EventKind
 from profiles.models import Profile
 from providers.crypto import encrypt
 from providers.forms.gmail import GMAIL_PRESET
@@ -86,3 +90,13 @@ class ProfileFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"person{n}@example.org")
     name = factory.Sequence(lambda n: f"Person {n}")
+
+
+def delivered_event(name: str, at: datetime | None) -> CallbackEvent:
+    """A parsed delivery for name@example.com at `at`, keyed on `name` alone."""
+    return CallbackEvent(
+        email=f"{name}@example.com",
+        kind=EventKind.DELIVERED,
+        occurred_at=at,
+        dedupe_key=content_key("test", name),
+    )

@@ -9,11 +9,12 @@ from django.db import connection
 from django.utils import timezone
 
 from callbacks import partitioning, retention, services
-from callbacks.formats.base import CallbackEvent, content_key
-from callbacks.models import CallbackLog, EventKind, PendingBatch, ReceivedEvent
+from callbacks.formats.base import CallbackEvent
+from callbacks.models import CallbackLog, PendingBatch, ReceivedEvent
 from callbacks.tasks import prune_callback_history
 from common import partitions
 from providers.models import EmailProvider
+from tests.factories import delivered_event
 
 pytestmark = [
     pytest.mark.django_db,
@@ -43,15 +44,6 @@ def provider(make_provider, settings):
     return make_provider(EmailProvider.Kind.SENDGRID, nickname="SG main")
 
 
-def event(name: str, at: datetime | None) -> CallbackEvent:
-    return CallbackEvent(
-        email=f"{name}@example.com",
-        kind=EventKind.DELIVERED,
-        occurred_at=at,
-        dedupe_key=content_key("test", name),
-    )
-
-
 def apply(provider, item: CallbackEvent, received: datetime) -> int:
     """Apply one event; 1 if it was new, 0 if it was a replay."""
     return sum(services.apply_events(provider, [item], now=received).counts.values())
@@ -79,7 +71,7 @@ def test_a_prune_creates_the_coming_days_partitions_and_is_idempotent(provider):
 
 def test_expired_key_days_are_dropped_and_newer_ones_kept(provider):
     retention.prune(now=T0)
-    old, recent = event("old", T0), event("recent", T0 + 8 * DAY)
+    old, recent = delivered_event("old", T0), delivered_event("recent", T0 + 8 * DAY)
     apply(provider, old, T0)
     now = T0 + 9 * DAY  # T0's day ended 8 days and 12 hours ago: 7 days, plus a day's margin
     retention.prune(now=now - DAY)
@@ -95,7 +87,7 @@ def test_expired_key_days_are_dropped_and_newer_ones_kept(provider):
 
 def test_a_key_in_a_day_partition_catches_a_replay_after_midnight(provider):
     retention.prune(now=T0)
-    last_second = event("midnight", datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC))
+    last_second = delivered_event("midnight", datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC))
     assert apply(provider, last_second, T0) == 1
     assert rows_in(KEYS.name(T0.date())) == 1
 
@@ -107,8 +99,8 @@ def test_a_key_in_a_day_partition_catches_a_replay_after_midnight(provider):
 
 def test_a_key_in_the_default_partition_catches_a_replay(provider):
     retention.prune(now=T0)
-    long_ago = event("long-ago", T0 - 60 * DAY)  # older than any day partition
-    timeless = event("timeless", None)
+    long_ago = delivered_event("long-ago", T0 - 60 * DAY)  # older than any day partition
+    timeless = delivered_event("timeless", None)
 
     assert apply(provider, long_ago, T0) == 1
     assert apply(provider, timeless, T0) == 1
@@ -119,7 +111,7 @@ def test_a_key_in_the_default_partition_catches_a_replay(provider):
 
 def test_rows_in_the_default_partition_move_into_their_new_day(provider):
     retention.prune(now=T0)
-    early = event("future-clock", T0 + 20 * DAY)  # past the days created ahead
+    early = delivered_event("future-clock", T0 + 20 * DAY)  # past the days created ahead
     assert apply(provider, early, T0) == 1
     assert rows_in(KEYS.default) == 1
 
@@ -132,7 +124,7 @@ def test_rows_in_the_default_partition_move_into_their_new_day(provider):
 
 def test_the_default_key_partition_is_pruned_by_receipt(provider):
     retention.prune(now=T0)
-    apply(provider, event("long-ago", T0 - 60 * DAY), T0)
+    apply(provider, delivered_event("long-ago", T0 - 60 * DAY), T0)
 
     assert retention.prune(now=T0 + 6 * DAY).keys == 0
     assert retention.prune(now=T0 + 7 * DAY + timedelta(minutes=1)).keys == 1
@@ -178,7 +170,7 @@ def test_a_batch_applied_where_no_day_partition_exists_loses_nothing(provider):
     """Beat stopped longer than the days created ahead: the DEFAULT partitions take the rows."""
     assert partitions.partitions(KEYS)[0].lower > partitioning.key_prefix(T0)
     log = callback_log(provider, T0)
-    assert apply(provider, event("no-day", T0), T0) == 1
+    assert apply(provider, delivered_event("no-day", T0), T0) == 1
 
     assert rows_in(KEYS.default) == 1
     assert rows_in(LOGS.default) == 1
@@ -210,7 +202,7 @@ def test_a_drop_that_would_wait_for_a_long_transaction_gives_up_until_the_next_r
 
 def test_the_default_partition_is_pruned_in_chunks_until_done(provider):
     retention.prune(now=T0)
-    items = [event(f"long-ago-{n}", T0 - 60 * DAY) for n in range(5)]
+    items = [delivered_event(f"long-ago-{n}", T0 - 60 * DAY) for n in range(5)]
     services.apply_events(provider, items, now=T0)
 
     assert partitions.delete_where(KEYS.default, "received_at <= %s", [T0], chunk=2) == 5

@@ -13,11 +13,12 @@ from django.core.checks import run_checks
 
 from callbacks import retention, services
 from callbacks.formats.base import CallbackEvent, content_key
-from callbacks.models import CallbackLog, EventKind, PendingBatch, ReceivedEvent
+from callbacks.models import CallbackLog, PendingBatch, ReceivedEvent
 from callbacks.tasks import prune_callback_history
 from common import partitions
 from config.celery_app import app as celery_app
 from providers.models import EmailProvider
+from tests.factories import delivered_event
 
 pytestmark = pytest.mark.django_db
 
@@ -42,17 +43,8 @@ def provider(make_provider):
     return make_provider(EmailProvider.Kind.SENDGRID, nickname="SG main")
 
 
-def event(name: str, at: datetime | None) -> CallbackEvent:
-    return CallbackEvent(
-        email=f"{name}@example.com",
-        kind=EventKind.DELIVERED,
-        occurred_at=at,
-        dedupe_key=content_key("test", name),
-    )
-
-
 def receive(provider, name: str, *, at: datetime | None, received: datetime) -> CallbackEvent:
-    item = event(name, at)
+    item = delivered_event(name, at)
     assert sum(services.apply_events(provider, [item], now=received).counts.values()) == 1
     return item
 
@@ -100,7 +92,7 @@ def test_every_provider_is_pruned(provider, make_provider, settings, either_way)
 def test_a_large_backlog_is_deleted_in_chunks(provider, settings, monkeypatch, deletes):
     settings.CALLBACK_DEDUPE_DAYS = 7
     monkeypatch.setattr(retention, "CHUNK", 3)
-    events = [event(f"bulk-{i}", T0 + timedelta(seconds=i)) for i in range(10)]
+    events = [delivered_event(f"bulk-{i}", T0 + timedelta(seconds=i)) for i in range(10)]
     services.apply_events(provider, events, now=T0)
 
     assert retention.prune(now=T0 + 8 * DAY).keys == 10
