@@ -240,7 +240,7 @@ def lock_sql(condition: str, *, skip_locked: bool) -> str:
     return (
         "SELECT b.log_id, b.body, b.attempts, l.payload_format, l.received_at, l.provider_id "  # noqa: S608
         f"FROM {pending} AS b JOIN {logs} AS l ON l.id = b.log_id "
-        f"WHERE b.log_id = (SELECT log_id FROM {pending} WHERE {condition} "
+        f"WHERE b.log_id IN (SELECT log_id FROM {pending} WHERE {condition} "
         f"ORDER BY log_id LIMIT 1 {lock})"
     )
 

@@ -93,6 +93,13 @@ else:
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
         "DISABLE_SERVER_SIDE_CURSORS", default=False
     )
+    # The callback workers' bulk statements (`common.bulk_sql.bound_cursor`) are prepared on
+    # their fifth run, so PostgreSQL plans each once per connection, not once per batch.
+    # PgBouncer older than 1.21 in transaction mode cannot keep prepared statements: off there.
+    if env.bool(
+        "PREPARED_STATEMENTS", default=not DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"]
+    ):
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth ---------------------------------------------------------------

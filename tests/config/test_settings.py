@@ -87,3 +87,30 @@ def test_the_deploy_checklist_fails_on_a_site_url_esps_cannot_use(site_url, chec
     result = check_deploy(SITE_URL=site_url)
     assert result.returncode != 0
     assert check_id in result.stderr
+
+
+def database_options(env: dict[str, str]) -> str:
+    code = (
+        "import django; from django.conf import settings; django.setup(); "
+        "print(settings.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold'))"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in {*PRODUCTION_ENV, *TEST_ONLY_ENV}}
+    clean.update(PRODUCTION_ENV, **env, DJANGO_SETTINGS_MODULE="config.settings.production")
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "env, threshold",
+    [
+        ({}, "5"),
+        ({"DISABLE_SERVER_SIDE_CURSORS": "true"}, "None"),  # a transaction-mode pooler
+        ({"DISABLE_SERVER_SIDE_CURSORS": "true", "PREPARED_STATEMENTS": "true"}, "5"),
+        ({"PREPARED_STATEMENTS": "false"}, "None"),
+    ],
+)
+def test_bulk_statements_are_prepared_unless_a_pooler_cannot_keep_them(env, threshold):
+    assert database_options(env) == threshold
