@@ -8,7 +8,7 @@ the recent end of the table's only index instead of on a thousand random pages.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.db import connection
 
@@ -19,7 +19,7 @@ from .formats.base import CallbackEvent
 from .models import ReceivedEvent
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-SECOND = timedelta(seconds=1)
+SECONDS_PER_DAY = 86_400
 UNKNOWN_TIME = 2**63 - 1  # an event without a time: its key sorts last
 
 
@@ -74,5 +74,7 @@ def stored_key(event: CallbackEvent) -> bytes:
 
 def key_prefix(at: datetime | None) -> bytes:
     """The first eight bytes of the stored key of an event at `at` (None: no time)."""
-    seconds = UNKNOWN_TIME if at is None else (at - EPOCH) // SECOND
-    return seconds.to_bytes(8, "big", signed=True)
+    if at is None:
+        return UNKNOWN_TIME.to_bytes(8, "big", signed=True)
+    since = at - EPOCH  # whole seconds, rounded down: days and seconds hold them exactly
+    return (since.days * SECONDS_PER_DAY + since.seconds).to_bytes(8, "big", signed=True)

@@ -89,7 +89,7 @@ def apply_events(
     with transaction.atomic():
         fresh = claim_new(provider, events, now)
         result.duplicates = len(events) - len(fresh)
-        result.counts.update(event.kind.value for event in fresh)
+        result.counts.update({str(kind): n for kind, n in Counter(e.kind for e in fresh).items()})
         actionable = [event for event in fresh if event.kind != EventKind.IGNORED]
         # Test emails never change a profile (seed 003; the test-email form says so): their
         # events are counted and shown on the test email's page, not applied to profiles.

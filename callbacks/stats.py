@@ -8,7 +8,7 @@ received, counts at the time it was received (`counted_at`).
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
@@ -40,19 +40,17 @@ def add_to_stats(
 
     Each event counts on the day of `counted_at`; duplicates count on the day received.
     """
-    per_day: dict[date, Counter] = {}
-    zone = timezone.get_current_timezone()
-    for event in fresh:
-        day = counted_at(event, now).astimezone(zone).date()
-        per_day.setdefault(day, Counter())[event.kind.value] += 1
+    day_of = LocalDays(now)
+    per_day = Counter((day_of(counted_at(event, now)), event.kind) for event in fresh)
     if duplicates:
-        per_day.setdefault(timezone.localdate(now), Counter())["duplicates"] += duplicates
+        per_day[(day_of(now), "duplicates")] += duplicates
     if not per_day:
         return
     counters = DailyStat.COUNTERS
+    days = sorted({day for day, _kind in per_day})
     columns = [("date", "date"), *[(name, "integer") for name in counters]]
     adapt = adapter()
-    rows = [(adapt(day), *[per_day[day][name] for name in counters]) for day in sorted(per_day)]
+    rows = [(adapt(day), *[per_day[(day, name)] for name in counters]) for day in days]
     source, params = rows_source(columns, rows)
     table = table_name(DailyStat)
     names = ", ".join(counters)
@@ -65,3 +63,25 @@ def add_to_stats(
     )
     with bound_cursor() as cursor:
         cursor.execute(sql, [provider.pk, *params])
+
+
+class LocalDays:
+    """The local date of an instant, for many instants near `now`.
+
+    An ESP's batch is about the last hours: almost every event falls on the day of `now`,
+    which two comparisons with that day's local midnights find; only the others are converted.
+    """
+
+    def __init__(self, now: datetime):
+        self.zone = timezone.get_current_timezone()
+        self.today = now.astimezone(self.zone).date()
+        self.starts = self._midnight(self.today)
+        self.ends = self._midnight(self.today + timedelta(days=1))
+
+    def _midnight(self, day: date) -> datetime:
+        return timezone.make_aware(datetime.combine(day, time.min), self.zone)
+
+    def __call__(self, at: datetime) -> date:
+        if self.starts <= at < self.ends:
+            return self.today
+        return at.astimezone(self.zone).date()

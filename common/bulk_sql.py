@@ -69,7 +69,7 @@ def rows_source(columns: Sequence[tuple[str, str]], rows: Iterable[tuple]) -> tu
     if connection.vendor == "postgresql":
         arrays = ", ".join(f"%b::{pg_type}[]" for _name, pg_type in columns)
         names = ", ".join(name for name, _type in columns)
-        params = [[row[i] for row in rows] for i in range(len(columns))]
+        params = [list(column) for column in zip(*rows, strict=True)] or [[] for _ in columns]
         return f"SELECT * FROM unnest({arrays}) AS u({names})", params  # noqa: S608
     selects = ", ".join(
         f"json_extract(value, '$[{i}]') AS {name}" for i, (name, _type) in enumerate(columns)

@@ -62,8 +62,13 @@ class ProfileState:
 PROFILE_STATE_FIELDS = ["email", "id", *Profile.STATUS_FIELDS]
 
 
-def upsert_profiles(emails: list[str], now: datetime) -> int:
-    """INSERT … ON CONFLICT (email) DO NOTHING a profile for every address; return how many."""
+def upsert_profiles(emails: list[str], now: datetime) -> tuple[int, dict[str, ProfileState]]:
+    """INSERT … ON CONFLICT (email) DO NOTHING a profile for every address.
+
+    Returns how many it created and the state of every address's profile: those it created
+    come back from the INSERT itself, and only addresses another writer created meanwhile
+    are read again.
+    """
     fixed_names, fixed_values = model_defaults(Profile, exclude={"email"}, now=now)
     source, params = rows_source([("email", "text")], [(email,) for email in emails])
     columns = ", ".join(["email", *fixed_names])
@@ -71,11 +76,16 @@ def upsert_profiles(emails: list[str], now: datetime) -> int:
     sql = (
         f"INSERT INTO {table_name(Profile)} ({columns}) "  # noqa: S608
         f"SELECT {placeholders} FROM ({source}) AS v WHERE true ORDER BY v.email "
-        "ON CONFLICT (email) DO NOTHING"
+        f"ON CONFLICT (email) DO NOTHING RETURNING {', '.join(PROFILE_STATE_FIELDS)}"
     )
     with bound_cursor() as cursor:
         cursor.execute(sql, [*fixed_values, *params])
-        return max(cursor.rowcount, 0)
+        states = _states(cursor.fetchall())
+    created = len(states)
+    others = [email for email in emails if email not in states]
+    if others:
+        states.update(read_profiles(others))
+    return created, states
 
 
 def read_profiles(emails: list[str]) -> dict[str, ProfileState]:

@@ -126,16 +126,17 @@ def apply_deliveries(
 ) -> StateChanges:
     """Fold `deliveries` into their profiles and timelines; runs in the caller's transaction."""
     changes = StateChanges()
-    emails = sorted({normalize_email(delivery.email) for delivery in deliveries})
+    by_email: dict[str, list[Delivery]] = {}
+    for delivery in sorted(deliveries, key=_delivery_time):
+        by_email.setdefault(normalize_email(delivery.email), []).append(delivery)
+    emails = sorted(by_email)
     snapshot = state_sql.read_profiles(emails)
     missing = [email for email in emails if email not in snapshot]
     if missing:
-        # Usually none: every address the ESP names was sent to, so it has a profile.
-        changes.created = state_sql.upsert_profiles(missing, now)
-        snapshot.update(state_sql.read_profiles(missing))
-    by_email: dict[str, list[Delivery]] = {}
-    for delivery in sorted(deliveries, key=lambda delivery: delivery.at):
-        by_email.setdefault(normalize_email(delivery.email), []).append(delivery)
+        # Usually few: every address the ESP names was sent to, so it has a profile.
+        created, states = state_sql.upsert_profiles(missing, now)
+        changes.created = created
+        snapshot.update(states)
     # First fold on the snapshot: a profile these deliveries leave unchanged is done, and its
     # timeline rows are final. Only the others are locked and folded again, from their
     # current state. One deleted meanwhile keeps the snapshot: its update then changes no row
@@ -144,12 +145,15 @@ def apply_deliveries(
     changing: dict[str, int] = {}
     discarded = StateChanges()  # an unchanged profile counts nothing
     for email, its_deliveries in by_email.items():
-        trial = snapshot[email].trial_copy()
-        rows = _fold_all(source, rule, trial, its_deliveries, now, discarded)
-        if trial.changed:
-            changing[email] = trial.id
-        else:
-            timeline.extend(rows)
+        state = snapshot[email]
+        rows = _delivered_rows(state, its_deliveries)
+        if rows is None:
+            trial = state.trial_copy()
+            rows = _fold_all(source, rule, trial, its_deliveries, now, discarded)
+            if trial.changed:
+                changing[email] = trial.id
+                continue
+        timeline.extend(rows)
     locked = {email: snapshot[email] for email in changing}
     locked.update(state_sql.lock_profiles(list(changing.values())))
     for email, state in locked.items():
@@ -157,6 +161,37 @@ def apply_deliveries(
     state_sql.update_profiles([state for state in locked.values() if state.changed], now)
     state_sql.insert_timeline(source.nickname, source.type_label, timeline, now)
     return changes
+
+
+def _delivery_time(delivery: Delivery) -> datetime:
+    return delivery.at
+
+
+def _delivered_rows(state: ProfileState, deliveries: list[Delivery]) -> list[tuple] | None:
+    """The timeline rows of deliveries that cannot change the profile, or None.
+
+    Most of a batch is messages delivered to addresses with no soft bounce counted: each is a
+    Notification Delivered and nothing more, so no fold is needed to know it.
+    """
+    if state.soft_bounce_count or state.soft_bounce_since:
+        return None
+    if any(delivery.result != DeliveryResult.DELIVERED for delivery in deliveries):
+        return None
+    return [_timeline_row(state, DELIVERED, delivery) for delivery in deliveries]
+
+
+def _timeline_row(
+    state: ProfileState,
+    kind: str,
+    delivery: Delivery,
+    error: str | None = None,
+    type_: str | None = None,
+    reason: str | None = None,
+) -> tuple:
+    """A `state_sql.TIMELINE_ROW` for `delivery`: the ESP's words as it sent them, then the
+    event's own properties."""
+    meta, event_id = delivery.meta or None, delivery.event_id or None
+    return (state.id, kind, delivery.at, delivery.esp_event, meta, event_id, error, type_, reason)
 
 
 def _fold_all(
@@ -189,15 +224,14 @@ def _fold(
     """
     rows = []
     result, at = delivery.result, delivery.at
-    common = (delivery.esp_event, delivery.meta or None, delivery.event_id or None)
     if result == DeliveryResult.DELIVERED:
-        rows.append((state.id, DELIVERED, at, *common, None, None, None))
+        rows.append(_timeline_row(state, DELIVERED, delivery))
         if state.soft_bounce_count or state.soft_bounce_since:
             state.soft_bounce_count, state.soft_bounce_since = 0, None
             state.changed = True
     if result in FAILED_ERROR:
         error, reason = FAILED_ERROR[result], delivery.description or None
-        rows.append((state.id, FAILED, at, *common, error, None, reason))
+        rows.append(_timeline_row(state, FAILED, delivery, error=error, reason=reason))
     counted = result == DeliveryResult.SOFT_BOUNCE and _count_soft_bounce(state, at, now, rule)
     if counted and rule.threshold and state.soft_bounce_count >= rule.threshold:
         detail = delivery.description or (
@@ -205,13 +239,17 @@ def _fold(
         )
         if _inactivate(state, Profile.Reason.SOFT_BOUNCE, at, source, detail):
             changes.inactivated += 1
-            rows.append((state.id, UNSUBSCRIBED, at, *common, None, SOFT_BOUNCE_TYPE, detail))
+            rows.append(
+                _timeline_row(state, UNSUBSCRIBED, delivery, type_=SOFT_BOUNCE_TYPE, reason=detail)
+            )
     if delivery.suppress and _inactivate(
         state, INACTIVE_REASON[result], at, source, delivery.description
     ):
         changes.inactivated += 1
         reason = delivery.description or None
-        rows.append((state.id, UNSUBSCRIBED, at, *common, None, str(result.label), reason))
+        rows.append(
+            _timeline_row(state, UNSUBSCRIBED, delivery, type_=str(result.label), reason=reason)
+        )
     return rows
 
 

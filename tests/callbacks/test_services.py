@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
 
 from callbacks import dedupe, services, test_email_events
 from callbacks.formats.netcore import FORMAT as netcore
@@ -186,6 +188,13 @@ def test_stored_keys_sort_by_the_time_of_the_event():
     assert len(later) == 24
 
 
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_a_key_starts_with_the_whole_seconds_since_the_epoch_rounded_down(at):
+    """Keys stored by every earlier version must still meet their replays."""
+    seconds = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(seconds=1)
+    assert dedupe.key_prefix(at) == seconds.to_bytes(8, "big", signed=True)
+
+
 def test_an_event_without_a_time_has_a_key_after_all_timed_ones():
     timed, untimed = sg(("delivered", "a@example.com", 0), ("delivered", "b@example.com", 0))
     untimed.occurred_at = None
@@ -288,3 +297,23 @@ def test_every_event_kind_but_ignored_is_a_delivery_result_for_profiles():
     """Callbacks maps its kinds onto profiles' words; the values stay the stored reasons."""
     assert set(services.PROFILE_RESULT) == set(EventKind) - {EventKind.IGNORED}
     assert all(kind.value == result.value for kind, result in services.PROFILE_RESULT.items())
+
+
+@given(
+    now=st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2090, 1, 1)),
+    offset=st.timedeltas(min_value=timedelta(days=-2), max_value=timedelta(hours=2)),
+    zone=st.sampled_from(
+        ["UTC", "America/New_York", "America/Santiago", "Asia/Kolkata", "Pacific/Chatham"]
+    ),
+)
+def test_an_event_counts_on_its_local_day(now, offset, zone):
+    """The stats' quick day lookup gives the day a conversion gives, across midnights and DST."""
+    from django.utils import timezone as django_timezone
+
+    from callbacks.stats import LocalDays
+
+    with django_timezone.override(zone):
+        current = django_timezone.get_current_timezone()
+        now = now.replace(tzinfo=UTC)
+        at = now + offset
+        assert LocalDays(now)(at) == at.astimezone(current).date()
