@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Min, ProtectedError
 from django.utils import timezone
 
-from callbacks import services
+from callbacks import replays, services
 from callbacks.formats import named
 from callbacks.models import CallbackLog, InboxWakeup, PendingBatch
 from common.backoff import retry_delay
@@ -184,6 +184,7 @@ class ClaimedBatch:
     payload_format: str
     received_at: datetime
     provider_id: int
+    processed: int  # its readable events, as the endpoint counted them
 
 
 def _apply_next(providers: ProviderCache) -> int | None:
@@ -217,10 +218,12 @@ def _lock_oldest(condition: str, params: list, *, skip_locked: bool) -> ClaimedB
         row = cursor.fetchone()
     if row is None:
         return None
-    log_id, body, attempts, payload_format, received_at, provider_id = row
+    log_id, body, attempts, payload_format, received_at, provider_id, processed = row
     if not timezone.is_aware(received_at):  # SQLite's, as its driver reads it
         received_at = connection.ops.convert_datetimefield_value(received_at, None, connection)
-    return ClaimedBatch(log_id, bytes(body), attempts, payload_format, received_at, provider_id)
+    return ClaimedBatch(
+        log_id, bytes(body), attempts, payload_format, received_at, provider_id, processed
+    )
 
 
 def lock_sql(condition: str, *, skip_locked: bool) -> str:
@@ -238,7 +241,8 @@ def lock_sql(condition: str, *, skip_locked: bool) -> str:
         lock = connection.ops.for_update_sql(skip_locked=skip_locked)
     pending, logs = table_name(PendingBatch), table_name(CallbackLog)
     return (
-        "SELECT b.log_id, b.body, b.attempts, l.payload_format, l.received_at, l.provider_id "  # noqa: S608
+        "SELECT b.log_id, b.body, b.attempts, l.payload_format, l.received_at, l.provider_id, "  # noqa: S608
+        "l.processed "
         f"FROM {pending} AS b JOIN {logs} AS l ON l.id = b.log_id "
         f"WHERE b.log_id IN (SELECT log_id FROM {pending} WHERE {condition} "
         f"ORDER BY log_id LIMIT 1 {lock})"
@@ -261,19 +265,26 @@ def inbox_lag_seconds(now: datetime | None = None) -> float:
 
 
 def _apply(batch: ClaimedBatch, provider: EmailProvider) -> None:
-    events = named(batch.payload_format).parse(batch.body)
-    result = services.apply_events(provider, events, now=batch.received_at)
-    _finish(batch, result)
+    body_digest = replays.digest(batch.body)
+    if replays.was_applied(provider, body_digest, batch.received_at):
+        result = services.count_replay(provider, batch.processed, now=batch.received_at)
+        _finish(batch, result, body_digest=None)  # the first copy's receipt starts the window
+    else:
+        events = named(batch.payload_format).parse(batch.body)
+        result = services.apply_events(provider, events, now=batch.received_at)
+        _finish(batch, result, body_digest)
 
 
-def _finish(batch: ClaimedBatch, result: services.ApplyResult) -> None:
-    """Fill in the batch's log and take the batch out of the inbox."""
+def _finish(batch: ClaimedBatch, result: services.ApplyResult, body_digest: bytes | None) -> None:
+    """Fill in the batch's log (with the digest of a body applied in full) and take the batch
+    out of the inbox."""
     kind_counts = CallbackLog._meta.get_field("kind_counts")
     adapt = adapter()
     values = [
         result.duplicates,
         result.ignored,
         kind_counts.get_db_prep_save(dict(result.counts), connection),
+        body_digest,
         adapt(timezone.now()),
         batch.log_id,
         adapt(batch.received_at),  # names the log's partition on PostgreSQL
@@ -281,7 +292,8 @@ def _finish(batch: ClaimedBatch, result: services.ApplyResult) -> None:
     with bound_cursor() as cursor:
         cursor.execute(
             f"UPDATE {table_name(CallbackLog)} SET duplicates = %s, ignored = %s, "  # noqa: S608
-            "kind_counts = %s, applied_at = %s WHERE id = %s AND received_at = %s",
+            "kind_counts = %s, body_digest = %s, applied_at = %s "
+            "WHERE id = %s AND received_at = %s",
             values,
         )
         cursor.execute(

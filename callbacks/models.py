@@ -41,6 +41,11 @@ class CallbackLog(models.Model):
     error = models.TextField(blank=True)
     body_excerpt = models.TextField(blank=True)
     is_sample = models.BooleanField(default=False)
+    body_digest = models.BinaryField(
+        null=True,
+        editable=False,
+        help_text="Of the body, once applied in full: a copy the ESP posts again is known by it.",
+    )
     applied_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -54,6 +59,11 @@ class CallbackLog(models.Model):
         ordering = ["-received_at", "-id"]
         indexes = [
             models.Index(fields=["provider", "-received_at"], name="callbacklog_provider_idx"),
+            models.Index(
+                fields=["provider", "body_digest"],
+                condition=models.Q(body_digest__isnull=False),
+                name="callbacklog_body_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -101,6 +101,12 @@ def apply_events(
     return result
 
 
+def count_replay(provider: EmailProvider, events: int, *, now: datetime) -> ApplyResult:
+    """A copy of a body already applied (`replays`): each of its `events` is a duplicate."""
+    add_to_stats(provider, [], events, now)
+    return ApplyResult(duplicates=events)
+
+
 def _apply_to_profiles(provider: EmailProvider, events: list[CallbackEvent], now: datetime) -> None:
     policy = SoftBouncePolicy.current()
     apply_deliveries(
