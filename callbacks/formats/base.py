@@ -357,8 +357,10 @@ def _sanitize(value: str) -> str:
 
 def content_key(fmt: str, *parts: Any) -> str:
     """A dedupe key: sha256 of the format name and the identifying fields (64 hex chars)."""
-    digest = hashlib.sha256(fmt.encode())
-    for part in parts:
-        digest.update(b"\x1f")
-        digest.update(text(part).encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
+    return text_key(fmt, *[text(part) for part in parts])
+
+
+def text_key(fmt: str, *texts: str) -> str:
+    """`content_key(fmt, *texts)` for parts that are already text (`text(part) == part`): the
+    name and the parts joined by 0x1F, hashed in one call."""
+    return hashlib.sha256("\x1f".join((fmt, *texts)).encode("utf-8", "surrogatepass")).hexdigest()

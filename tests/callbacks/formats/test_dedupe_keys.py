@@ -1,12 +1,16 @@
 """Dedupe keys are stored: an ESP's retry after an upgrade must find the key its first post
 left, so these digests may never change, however the key is computed."""
 
+import hashlib
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callbacks.formats import named
-from callbacks.formats.base import content_key
+from callbacks.formats.base import content_key, text
+from tests.callback_strategies import json_trees
 
 ADA = "ada@example.com"
 
@@ -42,6 +46,21 @@ ADA = "ada@example.com"
 )
 def test_content_keys_are_the_digests_already_stored(parts, digest):
     assert content_key(*parts) == digest
+
+
+def spelled_out_key(fmt, *parts):
+    """The key as stored: sha256 over the name, then 0x1F and each part's text, in UTF-8."""
+    digest = hashlib.sha256(fmt.encode())
+    for part in parts:
+        digest.update(b"\x1f")
+        digest.update(text(part).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+@settings(max_examples=300, deadline=None)
+@given(fmt=st.sampled_from(["sendgrid", "generic_v2", "netcore"]), parts=st.lists(json_trees))
+def test_a_content_key_is_the_digest_spelled_out(fmt, parts):
+    assert content_key(fmt, *parts) == spelled_out_key(fmt, *parts)
 
 
 META = f"{ADA}|1|c|s|"
