@@ -3,6 +3,7 @@ the addresses `clean_email` accepts as they are. A check that meets anything els
 full, so every answer is the one the parse gives."""
 
 import re
+import sys
 from typing import Annotated, Any
 
 import msgspec
@@ -29,11 +30,27 @@ CheckedTime = Annotated[int, msgspec.Meta(ge=0, le=MAX_SECONDS)] | None
 
 def decode_checked(decoder: msgspec.json.Decoder, body: bytes) -> Any | None:
     """`body` as a quick check's typed `decoder` reads it, or None if it refuses the body."""
+    if _may_hold_a_long_integer(body):
+        return None
     try:
         body.decode()  # msgspec skips the fields it does not read without checking their UTF-8
         return decoder.decode(body)
     except (msgspec.DecodeError, ValueError, RecursionError):  # ValidationError, UnicodeError
         return None
+
+
+def _may_hold_a_long_integer(body: bytes) -> bool:
+    """True when `body` may hold an integer longer than Python's int() reads
+    (`sys.get_int_max_str_digits`): `load_json` refuses the body, and msgspec skips it unread in
+    a field a Struct does not declare.
+
+    A run of more digits than the limit holds a whole slice of a little over half as many that
+    starts at a multiple of that length, so those slices are all there is to look at.
+    """
+    limit = sys.get_int_max_str_digits()
+    step = limit // 2 + 1
+    slices = range(0, len(body), step)
+    return bool(limit) and any(body[start : start + step].isdigit() for start in slices)
 
 
 def all_plain_emails(emails: list[str]) -> bool:
