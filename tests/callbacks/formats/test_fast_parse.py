@@ -1,0 +1,209 @@
+"""Plain parses: the worker reads a plain SendGrid body in C and builds
+its events with little Python, and must get what the general parse gets from every body: the
+same events field for field (the dedupe key above all: it is stored), the same errors, count
+and payload format, the same refusal."""
+
+import json
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.ingest import batch_body
+from callbacks.formats import MalformedPayload, ParsedBatch, named, sendgrid
+from callbacks.formats.base import MAX_SECONDS, load_json, parse_timestamp
+from callbacks.formats.quick import plain_times
+from providers.models import EmailProvider
+from tests.callback_strategies import (
+    FORMAT_BODIES,
+    READABLE_BODIES,
+    dumps,
+    json_trees,
+    mostly_readable_bodies,
+    sendgrid_events,
+)
+
+from ..conftest import payload
+
+PROPERTY = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+NAMES = {
+    EmailProvider.Kind.SENDGRID: "sendgrid",
+}
+
+
+def described(batch: ParsedBatch):
+    """All a batch says, each event by its repr: an aware datetime equals one in another zone,
+    and a str enum equals its value, but their reprs differ."""
+    assert type(batch) is ParsedBatch
+    return [repr(event) for event in batch], batch.errors, batch.total, batch.payload_format
+
+
+def outcome(parse, body: bytes):
+    try:
+        return described(parse(body))
+    except MalformedPayload as exc:
+        return ("refused", str(exc))
+
+
+def general_parse(name: str):
+    """The format's general parse, which a plain parse must agree with."""
+    fmt = named(name)
+    return lambda body: fmt.parse_data(load_json(body))
+
+
+@pytest.mark.parametrize("kind", list(NAMES))
+@PROPERTY
+@given(data=st.data())
+def test_a_mostly_readable_body_is_parsed_as_the_general_parse_reads_it(kind, data):
+    value = data.draw(mostly_readable_bodies(kind))
+    body = dumps(value, ensure_ascii=data.draw(st.booleans()))
+    name = NAMES[kind]
+    assert outcome(named(name).parse, body) == outcome(general_parse(name), body)
+
+
+@pytest.mark.parametrize("kind", list(NAMES))
+@PROPERTY
+@given(data=st.data())
+def test_any_body_is_parsed_as_the_general_parse_reads_it(kind, data):
+    body = dumps(data.draw(FORMAT_BODIES[kind] | json_trees))
+    name = NAMES[kind]
+    assert outcome(named(name).parse, body) == outcome(general_parse(name), body)
+
+
+def left_to_the_general_parse(kind, value, body: bytes) -> bool:
+    """Whether a plain parse declines a readable body: a string holding NUL, an event without
+    its word."""
+    return b"\\u0000" in body or "" in [event["event"] for event in value]
+
+
+@pytest.mark.parametrize("kind", list(NAMES))
+@PROPERTY
+@given(data=st.data())
+def test_a_readable_body_is_read_by_the_plain_parse(kind, data):
+    value = data.draw(READABLE_BODIES[kind])
+    body = dumps(value, ensure_ascii=False)
+    name = NAMES[kind]
+    plain = named(name).plain_parse(body)
+    assert (plain is None) == left_to_the_general_parse(kind, value, body)
+    if plain is not None:
+        assert described(plain) == outcome(general_parse(name), body)
+
+
+def bench_body(name: str) -> bytes:
+    emails = [f"person{i}@bench.example" for i in range(1000)]
+    return batch_body(name, random.Random(7), emails, 1700000000)
+
+
+READ_PLAINLY = [
+    ("sendgrid", bench_body("sendgrid")),
+    ("sendgrid", json.dumps(sendgrid_events(1000)).encode()),
+    ("sendgrid", payload("sendgrid_events.json")),
+]
+
+
+@pytest.mark.parametrize(("name", "body"), READ_PLAINLY)
+def test_a_plain_batch_is_read_without_the_general_parse(monkeypatch, name, body):
+    """The worker's route (`callbacks.inbox` parses through `named`): so the speed cannot
+    quietly go, a plain batch never reaches the general parse."""
+    expected = outcome(general_parse(name), body)
+
+    def no_general_parse(data):
+        raise AssertionError("parsed in general")
+
+    monkeypatch.setattr(named(name), "parse_data", no_general_parse)
+    assert outcome(named(name).parse, body) == expected
+    assert expected[0]
+
+
+SENDGRID = {"email": "p@example.org", "event": "delivered", "timestamp": 1700000000}
+ODD = [
+    ("sendgrid", [SENDGRID, {**SENDGRID, "timestamp": "1700000000"}]),
+    ("sendgrid", [SENDGRID, {**SENDGRID, "timestamp": 1700000000.5}]),
+    ("sendgrid", [SENDGRID, {**SENDGRID, "timestamp": MAX_SECONDS + 1}]),
+    ("sendgrid", [SENDGRID, {**SENDGRID, "email": " p@example.org"}]),
+    ("sendgrid", [SENDGRID, {**SENDGRID, "email": "Ünï@example.org"}]),
+    ("sendgrid", [SENDGRID, {**SENDGRID, "event": ""}]),
+    ("sendgrid", [SENDGRID, {**SENDGRID, "reason": "nul\x00"}]),
+    ("sendgrid", [SENDGRID, {**SENDGRID, "asm_group_id": True}]),
+    ("sendgrid", [SENDGRID, {**SENDGRID, "meta": ["a", "list"]}]),
+    ("sendgrid", [SENDGRID, "not an object"]),
+    ("sendgrid", SENDGRID),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), ODD)
+def test_an_odd_body_is_left_to_the_general_parse(monkeypatch, name, value):
+    body = json.dumps(value).encode()
+    expected = outcome(general_parse(name), body)
+    fmt = named(name)
+    general = fmt.parse_data
+    calls = []
+    monkeypatch.setattr(fmt, "parse_data", lambda data: calls.append(data) or general(data))
+    assert fmt.plain_parse(body) is None
+    assert outcome(fmt.parse, body) == expected
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("name", list(NAMES.values()))
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The last of two equal keys counts, for msgspec as for Python's json.
+        b'[{"email": "p@example.org", "event": "bounce", "event": "delivered", "EVENT": "sent",'
+        b' "EMAIL": "x", "EMAIL": "p@example.org"}]',
+        b'{"version": "v2", "events": {"failed": [{"type": "spam", "email": "p@example.org",'
+        b' "meta": "m", "meta": "n"}], "failed": []}}',
+        # Keys spelled with escapes.
+        b'[{"\\u0065mail": "p@example.org", "event": "delivered", "E\\u0056ENT": "sent",'
+        b' "EMAIL": "p@example.org"}]',
+        # What only Python's json reads, in a field no plain parse reads.
+        b'[{"email": "p@example.org", "event": "delivered", "EVENT": "sent", "EMAIL":'
+        b' "p@example.org", "x": NaN, "y": "\\ud800"}]',
+        b'[{"email": "p@example.org", "event": "delivered", "x": "\xff"}]',
+        # An integer too long for Python's int(), which its json refuses.
+        b'[{"email": "p@example.org", "event": "delivered", "EVENT": "sent", "EMAIL":'
+        b' "p@example.org", "x": %s}]' % (b"9" * 4301),
+        b'\xef\xbb\xbf[{"email": "p@example.org", "event": "delivered"}]',
+        b" \n[]\r\n",
+        b"[]",
+        b"{}",
+    ],
+)
+def test_bytes_at_the_edges_of_json_are_parsed_as_the_general_parse_reads_them(name, body):
+    assert outcome(named(name).parse, body) == outcome(general_parse(name), body)
+
+
+@settings(max_examples=1000)
+@given(
+    seconds=st.lists(st.none() | st.integers(0, MAX_SECONDS) | st.sampled_from([0, MAX_SECONDS]))
+)
+def test_plain_times_are_what_parse_timestamp_makes_of_checked_values(seconds):
+    assert repr(plain_times(seconds)) == repr([parse_timestamp(value) for value in seconds])
+
+
+class ReadKeys(dict):
+    """An item that records the keys read from it."""
+
+    def __init__(self):
+        super().__init__()
+        self.read = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize("word", [*sendgrid.KINDS, "unknown"])
+def test_sendgrid_classifies_by_the_fields_its_plain_parse_passes(word):
+    item = ReadKeys()
+    sendgrid._classify(word, item)
+    assert item.read <= set(sendgrid._CLASSIFIED_BY)
