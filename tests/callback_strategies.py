@@ -224,8 +224,33 @@ readable_sendgrid_events = st.fixed_dictionaries(
         "category": st.lists(field_texts, max_size=2),
     },
 )
+readable_netcore_events = st.fixed_dictionaries(
+    {"EMAIL": plain_addresses, "EVENT": st.sampled_from(EVENT_WORDS) | field_texts},
+    optional={
+        "TRANSID": readable_ids,
+        "TIMESTAMP": plain_times | st.none(),
+        "X-APIHEADER": readable_texts,
+        "BOUNCE_TYPE": readable_texts,
+        "BOUNCE_REASON": readable_texts,
+        "RESPONSE": readable_texts,
+        "MSIZE": readable_ids,
+    },
+) | st.fixed_dictionaries(
+    {"email": plain_addresses, "event": st.sampled_from(EVENT_WORDS) | field_texts},
+    optional={
+        "sg_message_id": readable_ids,
+        "timestamp": plain_times | st.none(),
+        "meta": readable_texts,
+        "X-APIHEADER": readable_texts,
+        "reason": readable_texts,
+        "response": readable_texts,
+        "type": readable_texts,
+        "bounce_type": readable_texts,
+    },
+)
 READABLE_BODIES = {
     EmailProvider.Kind.SENDGRID: st.lists(readable_sendgrid_events, max_size=12),
+    EmailProvider.Kind.NETCORE: st.lists(readable_netcore_events, max_size=12),
 }
 
 

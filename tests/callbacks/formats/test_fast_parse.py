@@ -1,4 +1,4 @@
-"""Plain parses: the worker reads a plain SendGrid body in C and builds
+"""Plain parses: the worker reads a plain SendGrid or Netcore body in C and builds
 its events with little Python, and must get what the general parse gets from every body: the
 same events field for field (the dedupe key above all: it is stored), the same errors, count
 and payload format, the same refusal."""
@@ -21,6 +21,7 @@ from tests.callback_strategies import (
     dumps,
     json_trees,
     mostly_readable_bodies,
+    netcore_events,
     sendgrid_events,
 )
 
@@ -33,6 +34,7 @@ PROPERTY = settings(
 )
 NAMES = {
     EmailProvider.Kind.SENDGRID: "sendgrid",
+    EmailProvider.Kind.NETCORE: "netcore",
 }
 
 
@@ -78,7 +80,8 @@ def test_any_body_is_parsed_as_the_general_parse_reads_it(kind, data):
 def left_to_the_general_parse(kind, value, body: bytes) -> bool:
     """Whether a plain parse declines a readable body: a string holding NUL, an event without
     its word."""
-    return b"\\u0000" in body or "" in [event["event"] for event in value]
+    words = [event.get("EVENT", event.get("event")) for event in value]
+    return b"\\u0000" in body or "" in words
 
 
 @pytest.mark.parametrize("kind", list(NAMES))
@@ -101,8 +104,11 @@ def bench_body(name: str) -> bytes:
 
 READ_PLAINLY = [
     ("sendgrid", bench_body("sendgrid")),
+    ("netcore", bench_body("netcore")),
     ("sendgrid", json.dumps(sendgrid_events(1000)).encode()),
+    ("netcore", json.dumps(netcore_events(1000)).encode()),
     ("sendgrid", payload("sendgrid_events.json")),
+    ("netcore", payload("netcore_migration.json")),
 ]
 
 
@@ -121,6 +127,7 @@ def test_a_plain_batch_is_read_without_the_general_parse(monkeypatch, name, body
 
 
 SENDGRID = {"email": "p@example.org", "event": "delivered", "timestamp": 1700000000}
+NETCORE = {"EMAIL": "p@example.org", "EVENT": "sent", "TIMESTAMP": 1700000000, "TRANSID": 7}
 ODD = [
     ("sendgrid", [SENDGRID, {**SENDGRID, "timestamp": "1700000000"}]),
     ("sendgrid", [SENDGRID, {**SENDGRID, "timestamp": 1700000000.5}]),
@@ -133,6 +140,12 @@ ODD = [
     ("sendgrid", [SENDGRID, {**SENDGRID, "meta": ["a", "list"]}]),
     ("sendgrid", [SENDGRID, "not an object"]),
     ("sendgrid", SENDGRID),
+    ("netcore", [NETCORE, {**NETCORE, "TIMESTAMP": "1700000000"}]),
+    ("netcore", [NETCORE, {**NETCORE, "EVENT": None}]),
+    ("netcore", [NETCORE, {"EVENT": "sent", "email": "p@example.org"}]),
+    ("netcore", [NETCORE, {**NETCORE, "TRANSID": 7.5}]),
+    ("netcore", [NETCORE, {**NETCORE, "RESPONSE": "nul\x00"}]),
+    ("netcore", [NETCORE, {**NETCORE, "X-APIHEADER": {"an": "object"}}]),
 ]
 
 
