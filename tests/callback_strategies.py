@@ -248,9 +248,35 @@ readable_netcore_events = st.fixed_dictionaries(
         "bounce_type": readable_texts,
     },
 )
+readable_v2_items = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(
+            ["delivered", "soft_bounce", "hard_bounce", "spam", "unsubscribed"]
+        ),
+        "email": plain_addresses,
+        "meta": field_texts.filter(bool),
+    },
+    optional={"description": readable_texts},
+)
+
+
+@st.composite
+def readable_generic_v2_bodies(draw):
+    """Nested or flat, with as many items as the 1000-event limit now and then."""
+    items = draw(st.lists(readable_v2_items, max_size=8))
+    if items and draw(st.integers(0, 4)) == 0:
+        count = draw(st.sampled_from([999, 1000, 1001]))
+        items = (items * count)[:count]
+    if draw(st.booleans()):
+        return [{"version": "v2", "event": "failed", **item} for item in items]
+    split = draw(st.integers(0, len(items)))
+    return {"version": "v2", "events": {"success": items[:split], "failed": items[split:]}}
+
+
 READABLE_BODIES = {
     EmailProvider.Kind.SENDGRID: st.lists(readable_sendgrid_events, max_size=12),
     EmailProvider.Kind.NETCORE: st.lists(readable_netcore_events, max_size=12),
+    EmailProvider.Kind.SMTP: readable_generic_v2_bodies(),
 }
 
 
@@ -259,7 +285,7 @@ def mostly_readable_bodies(draw, kind):
     """A readable body, now and then with one event made odd: a field of any value, an extra
     key, or an event from the hostile strategy."""
     body = draw(READABLE_BODIES[kind])
-    events = body
+    events = body if isinstance(body, list) else body["events"]["failed"]
     if not events or draw(st.booleans()):
         return body
     index = draw(st.integers(0, len(events) - 1))

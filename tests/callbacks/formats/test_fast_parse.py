@@ -1,4 +1,4 @@
-"""Plain parses: the worker reads a plain SendGrid or Netcore body in C and builds
+"""Plain parses: the worker reads a plain SendGrid, Netcore or CleverTap body in C and builds
 its events with little Python, and must get what the general parse gets from every body: the
 same events field for field (the dedupe key above all: it is stored), the same errors, count
 and payload format, the same refusal."""
@@ -35,6 +35,7 @@ PROPERTY = settings(
 NAMES = {
     EmailProvider.Kind.SENDGRID: "sendgrid",
     EmailProvider.Kind.NETCORE: "netcore",
+    EmailProvider.Kind.SMTP: "generic_v2",
 }
 
 
@@ -79,7 +80,10 @@ def test_any_body_is_parsed_as_the_general_parse_reads_it(kind, data):
 
 def left_to_the_general_parse(kind, value, body: bytes) -> bool:
     """Whether a plain parse declines a readable body: a string holding NUL, an event without
-    its word."""
+    its word; for CleverTap any escaped character, or more items than the limit."""
+    if kind == EmailProvider.Kind.SMTP:
+        items = value if isinstance(value, list) else sum(value["events"].values(), [])
+        return b"\\" in body or len(items) > 1000
     words = [event.get("EVENT", event.get("event")) for event in value]
     return b"\\u0000" in body or "" in words
 
@@ -104,11 +108,13 @@ def bench_body(name: str) -> bytes:
 
 READ_PLAINLY = [
     ("sendgrid", bench_body("sendgrid")),
+    ("generic_v2", bench_body("generic_v2")),
     ("netcore", bench_body("netcore")),
     ("sendgrid", json.dumps(sendgrid_events(1000)).encode()),
     ("netcore", json.dumps(netcore_events(1000)).encode()),
     ("sendgrid", payload("sendgrid_events.json")),
     ("netcore", payload("netcore_migration.json")),
+    ("generic_v2", payload("generic_v2_flat.json")),
 ]
 
 
@@ -128,6 +134,13 @@ def test_a_plain_batch_is_read_without_the_general_parse(monkeypatch, name, body
 
 SENDGRID = {"email": "p@example.org", "event": "delivered", "timestamp": 1700000000}
 NETCORE = {"EMAIL": "p@example.org", "EVENT": "sent", "TIMESTAMP": 1700000000, "TRANSID": 7}
+V2 = {"type": "hard_bounce", "email": "p@example.org", "meta": "m", "description": "550"}
+
+
+def nested(*items):
+    return {"version": "v2", "events": {"failed": list(items)}}
+
+
 ODD = [
     ("sendgrid", [SENDGRID, {**SENDGRID, "timestamp": "1700000000"}]),
     ("sendgrid", [SENDGRID, {**SENDGRID, "timestamp": 1700000000.5}]),
@@ -146,6 +159,14 @@ ODD = [
     ("netcore", [NETCORE, {**NETCORE, "TRANSID": 7.5}]),
     ("netcore", [NETCORE, {**NETCORE, "RESPONSE": "nul\x00"}]),
     ("netcore", [NETCORE, {**NETCORE, "X-APIHEADER": {"an": "object"}}]),
+    ("generic_v2", nested(V2, {**V2, "description": 'say "hi"'})),
+    ("generic_v2", nested(V2, {**V2, "description": 550})),
+    ("generic_v2", nested(V2, {**V2, "extra_key": "ignored"})),
+    ("generic_v2", nested(V2, {**V2, "type": "Hard_Bounce"})),
+    ("generic_v2", nested(V2, {**V2, "meta": ""})),
+    ("generic_v2", {**nested(V2), "version": "V2"}),
+    ("generic_v2", nested(*[V2] * 1001)),
+    ("generic_v2", {"version": "v2", "event": "failed", **V2}),
 ]
 
 
