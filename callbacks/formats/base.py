@@ -69,12 +69,13 @@ class EventError:
     error: str
 
 
-class CallbackEvent(msgspec.Struct):
+class CallbackEvent(msgspec.Struct, gc=False):
     """One ESP event, normalised; read-only by convention.
 
     A msgspec Struct: a request builds a thousand of them, and a slots dataclass cost twice as
-    much to build. The inbox stores the body the ESP posted, not events: a worker parses it
-    again to apply it (`callbacks.inbox`).
+    much to build. The garbage collector does not track them (`gc=False`): an event holds only
+    strings, a datetime and flags, so it is never part of a cycle. The inbox stores the body
+    the ESP posted, not events: a worker parses it again to apply it (`callbacks.inbox`).
 
     `occurred_at` is None when the format carries no time (generic v2): the service then uses
     the time of receipt. `dedupe_key` identifies the event across retries: the ESP's event id
