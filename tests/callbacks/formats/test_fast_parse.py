@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.ingest import batch_body
-from callbacks.formats import MalformedPayload, ParsedBatch, named, sendgrid
+from callbacks.formats import KIND_FORMATS, MalformedPayload, ParsedBatch, named, sendgrid
 from callbacks.formats.base import MAX_SECONDS, load_json, parse_timestamp
 from callbacks.formats.quick import plain_times
 from providers.models import EmailProvider
@@ -78,6 +78,27 @@ def test_any_body_is_parsed_as_the_general_parse_reads_it(kind, data):
     assert outcome(named(name).parse, body) == outcome(general_parse(name), body)
 
 
+def kind_parse(kind):
+    """How a kind whose formats are told apart by shape reads a body in general."""
+    formats = KIND_FORMATS[kind].formats
+
+    def parse(body):
+        data = load_json(body)
+        return next(fmt for fmt in formats if fmt.accepts(data)).parse_data(data)
+
+    return parse
+
+
+@pytest.mark.parametrize("kind", [EmailProvider.Kind.SMTP, EmailProvider.Kind.GMAIL])
+@PROPERTY
+@given(data=st.data())
+def test_a_kind_reads_a_body_through_a_plain_parse_as_it_reads_it_in_general(kind, data):
+    smtp = EmailProvider.Kind.SMTP  # Gmail providers post the same formats
+    strategy = mostly_readable_bodies(smtp) | FORMAT_BODIES[smtp] | json_trees
+    body = dumps(data.draw(strategy), ensure_ascii=data.draw(st.booleans()))
+    assert outcome(KIND_FORMATS[kind].parse, body) == outcome(kind_parse(kind), body)
+
+
 def left_to_the_general_parse(kind, value, body: bytes) -> bool:
     """Whether a plain parse declines a readable body: a string holding NUL, an event without
     its word; for CleverTap any escaped character, or more items than the limit."""
@@ -118,18 +139,28 @@ READ_PLAINLY = [
 ]
 
 
+def no_general_parse(data):
+    raise AssertionError("parsed in general")
+
+
 @pytest.mark.parametrize(("name", "body"), READ_PLAINLY)
 def test_a_plain_batch_is_read_without_the_general_parse(monkeypatch, name, body):
     """The worker's route (`callbacks.inbox` parses through `named`): so the speed cannot
     quietly go, a plain batch never reaches the general parse."""
     expected = outcome(general_parse(name), body)
-
-    def no_general_parse(data):
-        raise AssertionError("parsed in general")
-
     monkeypatch.setattr(named(name), "parse_data", no_general_parse)
     assert outcome(named(name).parse, body) == expected
     assert expected[0]
+
+
+@pytest.mark.parametrize("kind", [EmailProvider.Kind.SMTP, EmailProvider.Kind.GMAIL])
+def test_a_plain_clevertap_batch_is_read_by_its_kind_without_the_general_parse(monkeypatch, kind):
+    """The route of the sample button, which tells CleverTap's formats apart by shape."""
+    body = bench_body("generic_v2")
+    expected = outcome(kind_parse(kind), body)
+    for fmt in KIND_FORMATS[kind].formats:
+        monkeypatch.setattr(fmt, "parse_data", no_general_parse)
+    assert outcome(KIND_FORMATS[kind].parse, body) == expected
 
 
 SENDGRID = {"email": "p@example.org", "event": "delivered", "timestamp": 1700000000}
