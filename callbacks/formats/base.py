@@ -368,17 +368,12 @@ def _sanitize(value: str) -> str:
 
 def content_key(fmt: str, *parts: Any) -> str:
     """A dedupe key: sha256 of the format name and the identifying fields (64 hex chars)."""
-    return text_key(fmt, *[text(part) for part in parts])
-
-
-def text_key(fmt: str, *texts: str) -> str:
-    """`content_key(fmt, *texts)` for parts that are already text (`text(part) == part`): the
-    name and the parts joined by 0x1F, hashed in one call."""
-    return hashlib.sha256("\x1f".join((fmt, *texts)).encode("utf-8", "surrogatepass")).hexdigest()
+    [key] = text_keys([(fmt, *[text(part) for part in parts])])
+    return key
 
 
 def text_keys(rows: Iterable[Sequence[str]]) -> list[str]:
-    """`text_key(*row)` of each row (a format name, then parts already text), without a Python
-    call for each."""
+    """`content_key(*row)` of each row, a format name and parts that are already text
+    (`text(part) == part`): the name and the parts joined by 0x1F, hashed in one call each."""
     sha256 = hashlib.sha256
     return [sha256("\x1f".join(row).encode("utf-8", "surrogatepass")).hexdigest() for row in rows]
