@@ -5,6 +5,7 @@ import json
 
 from hypothesis import strategies as st
 
+from callbacks.formats.base import MAX_SECONDS
 from providers.models import EmailProvider
 
 KEYS = [
@@ -179,9 +180,124 @@ FORMAT_BODIES = {
 }
 
 
-def dumps(value) -> bytes:
+def dumps(value, *, ensure_ascii: bool = True) -> bytes:
     # allow_nan: Python writes NaN / Infinity literals, which json.loads accepts again.
-    return json.dumps(value, allow_nan=True).encode("utf-8", "surrogatepass")
+    text = json.dumps(value, allow_nan=True, ensure_ascii=ensure_ascii)
+    return text.encode("utf-8", "surrogatepass")
+
+
+# --- ESP bodies as the plain parses read them: every field an event is made of -------------
+
+plain_label = st.text("abcdefghijklmnopqrstuvwxyzADEZ0123456789-_+", min_size=1, max_size=12)
+plain_addresses = st.builds(
+    lambda local, domain: f"{local}@{domain}.org", plain_label, plain_label
+) | st.sampled_from(['a"b@c.org', "a\\b@c.org", "a@b@c.org", "x@-.org", "{~}@b..c", "A@B.ORG"])
+plain_times = st.integers(0, MAX_SECONDS)
+# What an ESP's text fields hold: its words, any text, and strings JSON must escape (a quote, a
+# backslash, a line break, NUL), which leave some bodies to the general parse.
+field_texts = (
+    st.sampled_from(
+        [
+            "", "250 OK", "Bounced Address", "Invalid", "invalid", "blocked", "bounce",
+            "SOFTBOUNCE", "HARDBOUNCE", "soft", "4.2.2", "5.1.1", "Spam Content", 'say "hi"',
+            "back\\slash", "a\nb", "nul\x00", "é", "😀", "\u2028", " padded ", "İ",
+        ]
+    )
+    | st.text(max_size=12)
+)  # fmt: skip
+readable_texts = field_texts | st.none()
+readable_ids = readable_texts | st.integers(-(2**70), 2**70)
+
+readable_sendgrid_events = st.fixed_dictionaries(
+    {"email": plain_addresses, "event": st.sampled_from(EVENT_WORDS) | field_texts},
+    optional={
+        "timestamp": plain_times | st.none(),
+        "sg_event_id": readable_texts,
+        "sg_message_id": readable_texts,
+        "meta": readable_texts,
+        "reason": readable_texts,
+        "type": readable_texts,
+        "status": readable_texts,
+        "asm_group_id": readable_ids,
+        "response": readable_texts,
+        "smtp-id": readable_texts,
+        "category": st.lists(field_texts, max_size=2),
+    },
+)
+readable_netcore_events = st.fixed_dictionaries(
+    {"EMAIL": plain_addresses, "EVENT": st.sampled_from(EVENT_WORDS) | field_texts},
+    optional={
+        "TRANSID": readable_ids,
+        "TIMESTAMP": plain_times | st.none(),
+        "X-APIHEADER": readable_texts,
+        "BOUNCE_TYPE": readable_texts,
+        "BOUNCE_REASON": readable_texts,
+        "RESPONSE": readable_texts,
+        "MSIZE": readable_ids,
+    },
+) | st.fixed_dictionaries(
+    {"email": plain_addresses, "event": st.sampled_from(EVENT_WORDS) | field_texts},
+    optional={
+        "sg_message_id": readable_ids,
+        "timestamp": plain_times | st.none(),
+        "meta": readable_texts,
+        "X-APIHEADER": readable_texts,
+        "reason": readable_texts,
+        "response": readable_texts,
+        "type": readable_texts,
+        "bounce_type": readable_texts,
+    },
+)
+readable_v2_items = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(
+            ["delivered", "soft_bounce", "hard_bounce", "spam", "unsubscribed"]
+        ),
+        "email": plain_addresses,
+        "meta": field_texts.filter(bool),
+    },
+    optional={"description": readable_texts},
+)
+
+
+@st.composite
+def readable_generic_v2_bodies(draw):
+    """Nested or flat, with as many items as the 1000-event limit now and then."""
+    items = draw(st.lists(readable_v2_items, max_size=8))
+    if items and draw(st.integers(0, 4)) == 0:
+        count = draw(st.sampled_from([999, 1000, 1001]))
+        items = (items * count)[:count]
+    if draw(st.booleans()):
+        return [{"version": "v2", "event": "failed", **item} for item in items]
+    split = draw(st.integers(0, len(items)))
+    return {"version": "v2", "events": {"success": items[:split], "failed": items[split:]}}
+
+
+READABLE_BODIES = {
+    EmailProvider.Kind.SENDGRID: st.lists(readable_sendgrid_events, max_size=12),
+    EmailProvider.Kind.NETCORE: st.lists(readable_netcore_events, max_size=12),
+    EmailProvider.Kind.SMTP: readable_generic_v2_bodies(),
+}
+
+
+@st.composite
+def mostly_readable_bodies(draw, kind):
+    """A readable body, now and then with one event made odd: a field of any value, an extra
+    key, or an event from the hostile strategy."""
+    body = draw(READABLE_BODIES[kind])
+    events = body if isinstance(body, list) else body["events"]["failed"]
+    if not events or draw(st.booleans()):
+        return body
+    index = draw(st.integers(0, len(events) - 1))
+    odd = draw(st.sampled_from(["field", "extra", "hostile"]))
+    if odd == "hostile":
+        [events[index], *_] = draw(FORMAT_BODIES[kind].filter(lambda b: isinstance(b, list) and b))
+    else:
+        key = draw(
+            st.sampled_from(sorted(events[index])) if odd == "field" else st.text(max_size=8)
+        )
+        events[index] = {**events[index], key: draw(wrong_values | emails)}
+    return body
 
 
 def sendgrid_events(count: int) -> list[dict]:

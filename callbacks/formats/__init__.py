@@ -38,6 +38,11 @@ class KindFormats:
         first, *others = self.formats
         if not others:
             return first.parse(body)
+        # Each format's plain parse reads only its own shape, so at most one reads the body.
+        for fmt in self.formats:
+            batch = fmt.plain_parse(body)
+            if batch is not None:
+                return batch
         data = load_json(body)
         return next(fmt for fmt in self.formats if fmt.accepts(data)).parse_data(data)
 

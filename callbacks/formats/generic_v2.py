@@ -36,13 +36,22 @@ from .base import (
     Format,
     ItemError,
     MalformedPayload,
+    ParsedBatch,
     clean_email,
     content_key,
     require_keys,
     require_shallow,
     text,
+    text_keys,
 )
-from .quick import CheckedEmail, CheckedWord, all_plain_emails, decode_checked
+from .quick import (
+    ANY_ESCAPE,
+    CheckedEmail,
+    CheckedWord,
+    all_plain_emails,
+    decode_checked,
+    decode_plain,
+)
 
 KINDS = {
     "delivered": EventKind.DELIVERED,
@@ -55,25 +64,26 @@ KINDS = {
 ITEM_KEYS = ("type", "email", "meta")
 FLAT_KEYS = ("version", "event", *ITEM_KEYS)
 
-# The plain shapes the quick check reads: exactly the documented keys, with values `parse`
-# reads without error. Any other key, value or spelling is parsed in full.
+# The plain shapes the quick check and the plain parse read: exactly the documented keys, with
+# values `parse` reads without error. Any other key, value or spelling is parsed in full. A
+# missing description stays UNSET: the dedupe key tells it from a null one.
 PlainType = Literal["delivered", "soft_bounce", "hard_bounce", "spam", "unsubscribed"]
 
 
-class _PlainItem(msgspec.Struct, forbid_unknown_fields=True):
+class _PlainItem(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     type: PlainType
     email: CheckedEmail
     meta: CheckedWord
-    description: str | None = None
+    description: str | None | msgspec.UnsetType = msgspec.UNSET
 
 
-class _PlainFlatItem(msgspec.Struct, forbid_unknown_fields=True):
+class _PlainFlatItem(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     version: Literal["v2"]
     event: CheckedWord
     type: PlainType
     email: CheckedEmail
     meta: CheckedWord
-    description: str | None = None
+    description: str | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class _PlainNested(msgspec.Struct, forbid_unknown_fields=True):
@@ -82,6 +92,9 @@ class _PlainNested(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _plain_bodies = msgspec.json.Decoder(_PlainNested | list[_PlainFlatItem])
+# An item as `text` writes it for its dedupe key (json.dumps with sorted keys, compact) when no
+# string in it needs escaping.
+_item_json = msgspec.json.Encoder(order="sorted")
 
 
 class GenericV2(Format):
@@ -107,18 +120,40 @@ class GenericV2(Format):
         items, with only the documented keys, a mapped ``type``, a plain address and a
         ``meta``; one regular expression checks every address.
         """
-        body_data = decode_checked(_plain_bodies, body)
-        if body_data is None:
-            return None
-        if isinstance(body_data, list):
-            items = body_data
-        else:
-            items = [item for bucket in body_data.events.values() for item in bucket]
-        if not all_plain_emails([item.email for item in items]):
+        items = _plain_items(decode_checked(_plain_bodies, body))
+        if items is None:
             return None
         if len(items) > self.max_events:
             raise MalformedPayload(TOO_MANY_EVENTS)
         return BatchReport(len(items), payload_format=self.name)
+
+    def plain_parse(self, body: bytes) -> ParsedBatch | None:
+        """`parse(body)` when the body is plainly readable and holds no escape, else None.
+
+        It reads what `plain_check` reads, from a body without a backslash (`decode_plain`):
+        then no string needs escaping, so msgspec writes an item, its keys sorted and compact,
+        as `text` writes it with json.dumps for the dedupe key; each string is its own `text`,
+        each address its own `clean_email`, each mapped ``type`` its own lowercase word. A batch
+        past the limit is left to the parse, which refuses it.
+        """
+        items = _plain_items(decode_plain(_plain_bodies, body, escape=ANY_ESCAPE))
+        if items is None or len(items) > self.max_events:
+            return None
+        keys = text_keys([(self.name, _item_json.encode(item).decode()) for item in items])
+        events = [
+            CallbackEvent(
+                email=item.email,
+                kind=KINDS[item.type],
+                occurred_at=None,
+                dedupe_key=dedupe_key,
+                meta=item.meta,
+                description=item.description or "",
+                esp_event=item.type,
+                suppress=KINDS[item.type] in SUPPRESSING_KINDS,
+            )
+            for item, dedupe_key in zip(items, keys, strict=True)
+        ]
+        return ParsedBatch(events, total=len(items), payload_format=self.name)
 
     def items(self, data: Any) -> list[tuple[Any, tuple[str, ...]]]:
         """Each item with the keys it must have, by the shape it came in."""
@@ -176,6 +211,18 @@ class GenericV2(Format):
                 ],
             },
         }
+
+
+def _plain_items(body_data: Any) -> list | None:
+    """The items of a body `_plain_bodies` read (None if it refused it), when every address
+    is plain."""
+    if body_data is None:
+        return None
+    if isinstance(body_data, list):
+        items = body_data
+    else:
+        items = [item for bucket in body_data.events.values() for item in bucket]
+    return items if all_plain_emails([item.email for item in items]) else None
 
 
 def _nested_items(data: dict) -> list[tuple[Any, tuple[str, ...]]]:

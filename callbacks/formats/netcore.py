@@ -31,12 +31,24 @@ from .base import (
     BatchReport,
     CallbackEvent,
     Format,
+    ParsedBatch,
     content_key,
     event_and_email,
     parse_timestamp,
     text,
+    text_keys,
 )
-from .quick import CheckedEmail, CheckedTime, CheckedWord, all_plain_emails, decode_checked
+from .quick import (
+    CheckedEmail,
+    CheckedTime,
+    CheckedWord,
+    Memo,
+    PlainText,
+    all_plain_emails,
+    decode_checked,
+    decode_plain,
+    plain_times,
+)
 
 NATIVE_KINDS = {
     "sent": EventKind.DELIVERED,
@@ -69,9 +81,10 @@ MIGRATION_KINDS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Shape:
-    """Where one of Netcore's two shapes keeps each field an event is made of."""
+    """Where one of Netcore's two shapes keeps each field an event is made of (each shape is
+    one object, equal only to itself)."""
 
     format: str
     kinds: Mapping[str, EventKind]
@@ -126,6 +139,40 @@ class _PlainItem(msgspec.Struct):
 _plain_items = msgspec.json.Decoder(list[_PlainItem])
 
 
+class _ReadableItem(_PlainItem, gc=False):
+    """`_PlainItem` with every other field an event of either shape is made of, each read as
+    `text` reads it; an id may also be an int, which `text` writes out."""
+
+    TRANSID: PlainText | int = None
+    X_APIHEADER: PlainText = msgspec.field(default=None, name="X-APIHEADER")
+    BOUNCE_TYPE: PlainText = None
+    BOUNCE_REASON: PlainText = None
+    RESPONSE: PlainText = None
+    sg_message_id: PlainText | int = None
+    meta: PlainText = None
+    reason: PlainText = None
+    response: PlainText = None
+    type: PlainText = None
+    bounce_type: PlainText = None
+
+
+_readable_items = msgspec.json.Decoder(list[_ReadableItem])
+
+
+class _Fields(msgspec.Struct, gc=False):
+    """What `event` reads of a `_ReadableItem`, from the keys its shape (`NATIVE`,
+    `MIGRATION`) names, `_first` taken; the event id as `text` writes it."""
+
+    shape: _Shape
+    event: str
+    email: str
+    event_id: str
+    timestamp: int | None
+    meta: str | None
+    description: str | None
+    bounce_type: str | None
+
+
 class Netcore(Format):
     name = NATIVE.format
     names = (NATIVE.format, MIGRATION.format)
@@ -139,22 +186,65 @@ class Netcore(Format):
         else, string timestamps included, is parsed in full.
         """
         items = decode_checked(_plain_items, body)
-        if items is None:
-            return self.parse(body).report()
-        emails = [_checked_email(item) for item in items]
-        if any(email is msgspec.UNSET for email in emails) or not all_plain_emails(emails):
+        if items is None or not _all_plain(items):
             return self.parse(body).report()  # finds the odd items, a missing key included
         native = all(item.EVENT is not msgspec.UNSET for item in items)
         return BatchReport(len(items), payload_format=(NATIVE if native else MIGRATION).format)
 
+    def plain_parse(self, body: bytes) -> ParsedBatch | None:
+        """`parse(body)` when every item is plainly readable, else None.
+
+        msgspec reads what `check` reads, and every other field an event of either shape is
+        made of as a string or null (`_ReadableItem`), from a body without a NUL escape
+        (`decode_plain`). Then `text` of a field is its value as decoded ("" for null), an
+        int id written out; `clean_email` keeps each address, `plain_times` reads each time as
+        `parse_timestamp` does, and the event word and bounce type go through `_kind`, once for
+        each combination in the batch.
+        """
+        items = decode_plain(_readable_items, body)
+        if items is None or not _all_plain(items):
+            return None
+        readable = [_plain_fields(item) for item in items]
+        kinds = Memo(_plain_kind)
+        words = [kinds[fields.shape, fields.event, fields.bounce_type] for fields in readable]
+        # The kind too: a soft and a hard bounce of one send may share event and time.
+        keys = text_keys(
+            (
+                fields.shape.format,
+                fields.event_id,
+                esp_event,
+                kind_value,
+                fields.email.lower(),
+                text(fields.timestamp),
+            )
+            for fields, (esp_event, _, kind_value, _) in zip(readable, words, strict=True)
+        )
+        times = plain_times([fields.timestamp for fields in readable])
+        events = [
+            CallbackEvent(
+                email=fields.email,
+                kind=kind,
+                occurred_at=occurred_at,
+                dedupe_key=dedupe_key,
+                meta=fields.meta or "",
+                description=fields.description or "",
+                event_id=fields.event_id,
+                esp_event=esp_event,
+                suppress=suppress,
+            )
+            for fields, (esp_event, kind, _, suppress), occurred_at, dedupe_key in zip(
+                readable, words, times, keys, strict=True
+            )
+        ]
+        native = all(fields.shape is NATIVE for fields in readable)
+        return ParsedBatch(
+            events, total=len(items), payload_format=(NATIVE if native else MIGRATION).format
+        )
+
     def event(self, item: Any) -> CallbackEvent:
         shape = NATIVE if _is_native(item) else MIGRATION
         esp_event, email = event_and_email(item, shape.event, shape.email)
-        kind = shape.kinds.get(esp_event, EventKind.IGNORED)
-        bounce_type = text(_first(item, shape.bounce_type)).lower()
-        soft = "soft" in bounce_type or (shape.blocked_is_soft and bounce_type == "blocked")
-        if kind is EventKind.HARD_BOUNCE and soft:
-            kind = EventKind.SOFT_BOUNCE
+        kind = _kind(shape, esp_event, text(_first(item, shape.bounce_type)))
         timestamp = item.get(shape.timestamp)
         return CallbackEvent(
             email=email,
@@ -194,6 +284,55 @@ class Netcore(Format):
             {"EVENT": "opened"},
         ]
         return [{**shared, **event} for event in events]
+
+
+def _kind(shape: _Shape, esp_event: str, bounce_type: str) -> EventKind:
+    """Our kind for the ESP's word: a bounce is soft when its type says so."""
+    kind = shape.kinds.get(esp_event, EventKind.IGNORED)
+    bounce_type = bounce_type.lower()
+    soft = "soft" in bounce_type or (shape.blocked_is_soft and bounce_type == "blocked")
+    return EventKind.SOFT_BOUNCE if kind is EventKind.HARD_BOUNCE and soft else kind
+
+
+def _plain_kind(
+    shape: _Shape, event: str, bounce_type: str | None
+) -> tuple[str, EventKind, str, bool]:
+    """The event word as `event` reads it, its `_kind`, the kind's value and whether it
+    suppresses the address."""
+    esp_event = text(event).strip().lower()
+    kind = _kind(shape, esp_event, text(bounce_type))
+    return esp_event, kind, kind.value, kind in SUPPRESSING_KINDS
+
+
+def _plain_fields(item: _ReadableItem) -> _Fields:
+    """The item's fields where its shape keeps them: native when it has ``EVENT``."""
+    if item.EVENT is not msgspec.UNSET:
+        return _Fields(
+            NATIVE,
+            item.EVENT,
+            item.EMAIL,
+            text(item.TRANSID),
+            item.TIMESTAMP,
+            item.X_APIHEADER,
+            item.BOUNCE_REASON or item.RESPONSE,
+            item.BOUNCE_TYPE,
+        )
+    return _Fields(
+        MIGRATION,
+        item.event,
+        item.email,
+        text(item.sg_message_id),
+        item.timestamp,
+        item.meta or item.X_APIHEADER,
+        item.reason or item.response,
+        item.type or item.bounce_type,
+    )
+
+
+def _all_plain(items: list[_PlainItem]) -> bool:
+    """True when every item has its shape's mandatory keys and a plain address."""
+    emails = [_checked_email(item) for item in items]
+    return not any(email is msgspec.UNSET for email in emails) and all_plain_emails(emails)
 
 
 def _checked_email(item: _PlainItem) -> str | msgspec.UnsetType:

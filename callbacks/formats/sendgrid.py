@@ -44,13 +44,25 @@ from .base import (
     BatchReport,
     CallbackEvent,
     Format,
+    ParsedBatch,
     SignatureError,
     content_key,
     event_and_email,
     parse_timestamp,
     text,
+    text_keys,
 )
-from .quick import CheckedEmail, CheckedTime, CheckedWord, all_plain_emails, decode_checked
+from .quick import (
+    CheckedEmail,
+    CheckedTime,
+    CheckedWord,
+    Memo,
+    PlainText,
+    all_plain_emails,
+    decode_checked,
+    decode_plain,
+    plain_times,
+)
 from .signing import signed_at_within
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -90,6 +102,25 @@ class _PlainEvent(msgspec.Struct):
 _plain_events = msgspec.json.Decoder(list[_PlainEvent])
 
 
+class _ReadableEvent(_PlainEvent, gc=False):
+    """`_PlainEvent` with every other field an event is made of, each read as `text` reads it.
+
+    `asm_group_id` may also be SendGrid's int; `_classify` reads it through `text`.
+    """
+
+    sg_event_id: PlainText = None
+    sg_message_id: PlainText = None
+    meta: PlainText = None
+    reason: PlainText = None
+    type: PlainText = None
+    status: PlainText = None
+    asm_group_id: PlainText | int = None
+    response: PlainText = None
+
+
+_readable_events = msgspec.json.Decoder(list[_ReadableEvent])
+
+
 class SendGrid(Format):
     name = "sendgrid"
     kinds = KINDS
@@ -106,6 +137,45 @@ class SendGrid(Format):
         if events is None or not all_plain_emails([event.email for event in events]):
             return self.parse(body).report()  # refuses the body, or finds the odd events
         return BatchReport(len(events), payload_format=self.name)
+
+    def plain_parse(self, body: bytes) -> ParsedBatch | None:
+        """`parse(body)` when every event is plainly readable, else None.
+
+        msgspec reads what `check` reads, and every other field an event is made of as a string
+        or null (`_ReadableEvent`), from a body without a NUL escape (`decode_plain`). Then
+        `text` of a field is its value as decoded ("" for null), `clean_email` keeps each
+        address, `plain_times` reads each time as `parse_timestamp` does, and the fields
+        `_classify` reads go through it, once for each combination in the batch.
+        """
+        items = decode_plain(_readable_events, body)
+        if items is None or not all_plain_emails([item.email for item in items]):
+            return None
+        classified = Memo(_classify_plain)
+        words = [  # as `_CLASSIFIED_BY` lists them
+            classified[
+                item.event, item.reason, item.type, item.status, item.asm_group_id, item.response
+            ]
+            for item in items
+        ]
+        keys = text_keys([(self.name, item.sg_event_id or _identity(item)) for item in items])
+        times = plain_times([item.timestamp for item in items])
+        events = [
+            CallbackEvent(
+                email=item.email,
+                kind=kind,
+                occurred_at=occurred_at,
+                dedupe_key=dedupe_key,
+                meta=item.meta or "",
+                description=description,
+                event_id=item.sg_event_id or "",
+                esp_event=esp_event,
+                suppress=suppress,
+            )
+            for item, (esp_event, kind, suppress, description), occurred_at, dedupe_key in zip(
+                items, words, times, keys, strict=True
+            )
+        ]
+        return ParsedBatch(events, total=len(items), payload_format=self.name)
 
     def verify(self, provider, body: bytes, headers: Mapping[str, str]) -> None:
         """Verify the signature when the provider has a verification key."""
@@ -177,6 +247,23 @@ def _classify(esp_event: str, item: dict[str, Any]) -> tuple[EventKind, bool, st
         return kind, True, f"Unsubscribed from group {group}" if group else "Group unsubscribe"
     description = reason or text(item.get("response"))
     return kind, kind in SUPPRESSING_KINDS, description
+
+
+# The fields `_classify` reads, besides the event word.
+_CLASSIFIED_BY = ("reason", "type", "status", "asm_group_id", "response")
+
+
+def _identity(item: _ReadableEvent) -> str:
+    """What an event without an event id is told apart by, as `event` joins it."""
+    fields = (item.sg_message_id, item.event, item.email, item.timestamp)
+    return "\x1e".join(text(value) for value in fields)
+
+
+def _classify_plain(event: str, *fields: Any) -> tuple[str, EventKind, bool, str]:
+    """The event word as `event` reads it, then `_classify` of an item holding only `fields`,
+    the values of `_CLASSIFIED_BY`."""
+    esp_event = text(event).strip().lower()
+    return esp_event, *_classify(esp_event, dict(zip(_CLASSIFIED_BY, fields, strict=True)))
 
 
 class InvalidKey(SignatureError):

@@ -421,3 +421,14 @@ def test_an_odd_address_after_many_dotted_domains_is_found_without_backtracking(
     with interrupted_after(10):
         report = sendgrid.check(json.dumps(events).encode())
     assert [(e.index, e.error) for e in report.errors] == [(999, "Invalid email format")]
+
+
+@pytest.mark.parametrize("kind", list(PLAIN_EVENTS))
+@pytest.mark.parametrize("offset", [0, 1, 1000, 2150, 2151, 2152])
+@pytest.mark.parametrize("digits", [4300, 4301, 9000])
+def test_an_integer_too_long_for_python_is_found_in_a_field_the_check_skips(kind, offset, digits):
+    """The parser reads with Python's json, which refuses an integer of more digits than
+    `sys.get_int_max_str_digits()`; msgspec skips such a field without reading the number."""
+    body = b'[{"email": "p@example.org", "event": "delivered", "EVENT": "sent", "EMAIL": '
+    body += b'"p@example.org", "x": "%s", "y": %s}]' % (b"a" * offset, b"9" * digits)
+    assert outcome(KIND_FORMATS[kind].check, body) == parsed(kind, body)
