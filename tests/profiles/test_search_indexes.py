@@ -84,6 +84,17 @@ def test_newest_inactive_first_uses_its_index():
 
 
 @pytest.mark.django_db
+def test_addresses_compare_byte_by_byte():
+    """No locale collation in the unique index that callbacks probe a thousand times a batch."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+            "WHERE a.attrelid = 'profiles_profile'::regclass AND a.attname = 'email'"
+        )
+        assert cursor.fetchone()[0] == "C"
+
+
+@pytest.mark.django_db
 def test_profile_pages_keep_room_for_heap_only_updates():
     with connection.cursor() as cursor:
         cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'profiles_profile'")
