@@ -18,16 +18,18 @@ from common.bulk_sql import adapter, bound_cursor, model_defaults, rows_source, 
 from .models import Profile, TimelineEvent
 
 # A timeline row as `suppression._fold` returns it and `insert_timeline` writes it: the
-# columns, then the event's properties (key, column), None where the event has no such
-# property. The database builds each row's JSON from these columns, leaving out the empty ones.
-TIMELINE_ROW = [("profile_id", "bigint"), ("kind", "text"), ("occurred_at", "timestamptz")]
-TIMELINE_PROPERTIES = [
-    ("esp_event", "esp_event"),
-    ("meta", "meta"),
-    ("event_id", "event_id"),
-    ("Error", "error"),
-    ("Type", "type"),
-    ("reason", "reason"),
+# columns, then the event's properties in their columns, None where the event has no such
+# property.
+TIMELINE_ROW = [
+    ("profile_id", "bigint"),
+    ("kind", "text"),
+    ("occurred_at", "timestamptz"),
+    ("esp_event", "text"),
+    ("meta", "text"),
+    ("event_id", "text"),
+    ("error", "text"),
+    ("unsubscribe_type", "text"),
+    ("reason", "text"),
 ]
 
 
@@ -159,34 +161,30 @@ def update_profiles(states: list[ProfileState], now: datetime) -> None:
 
 
 def insert_timeline(nickname: str, type_label: str, rows: list[tuple], now: datetime) -> None:
-    """Insert `TIMELINE_ROW` rows; every row's properties also name the provider's type and
-    nickname."""
+    """Insert `TIMELINE_ROW` rows of events reported by the provider `nickname` of the type
+    `type_label` (their `Provider nickname` and `Provider` properties)."""
     if not rows:
         return
     fixed_names, fixed_values = model_defaults(
         TimelineEvent,
-        exclude={"profile", "kind", "occurred_at", "properties", "provider_name"},
+        exclude={
+            "profile",
+            *(name for name, _type in TIMELINE_ROW),
+            "provider_name",
+            "provider_type",
+        },
         now=now,
     )
-    columns = [*TIMELINE_ROW, *[(column, "text") for _key, column in TIMELINE_PROPERTIES]]
     if connection.vendor != "postgresql":
         adapt = adapter()
         rows = [(pid, kind, adapt(at), *properties) for pid, kind, at, *properties in rows]
-    source, params = rows_source(columns, rows)
-    pairs = ", ".join(
-        ["'Provider', CAST(%s AS text)", "'Provider nickname', CAST(%s AS text)"]
-        + [f"'{key}', v.{column}" for key, column in TIMELINE_PROPERTIES]
-    )
-    if connection.vendor == "postgresql":
-        properties = f"jsonb_strip_nulls(jsonb_build_object({pairs}))"
-    else:  # a merge patch drops the members whose value is null
-        properties = f"json_patch('{{}}', json_object({pairs}))"
-    names = ", ".join(["profile_id", "kind", "occurred_at", "provider_name", "properties"])
-    selects = ", ".join(["v.profile_id", "v.kind", "v.occurred_at", "%s", properties])
-    fixed = "".join(f", {name}" for name in fixed_names)
+    source, params = rows_source(TIMELINE_ROW, rows)
+    columns = [name for name, _type in TIMELINE_ROW]
+    names = ", ".join([*columns, "provider_name", "provider_type", *fixed_names])
+    values = ", ".join([*(f"v.{name}" for name in columns), *["%s"] * (2 + len(fixed_names))])
     sql = (
-        f"INSERT INTO {table_name(TimelineEvent)} ({names}{fixed}) "  # noqa: S608
-        f"SELECT {selects}{', %s' * len(fixed_names)} FROM ({source}) AS v"
+        f"INSERT INTO {table_name(TimelineEvent)} ({names}) "  # noqa: S608
+        f"SELECT {values} FROM ({source}) AS v"
     )
     with bound_cursor() as cursor:
-        cursor.execute(sql, [nickname, type_label, nickname, *fixed_values, *params])
+        cursor.execute(sql, [nickname, type_label, *fixed_values, *params])

@@ -13,9 +13,8 @@ queries, whatever the batch's size (the SQL is in `profiles.state_sql`):
    deliveries change none), lock just those (SELECT … FOR NO KEY UPDATE, in email order like
    every other bulk writer; no key changes, so the weaker lock is enough), fold again from
    their locked state and write them with one UPDATE … FROM;
-3. insert the timeline events with one INSERT … SELECT that builds each event's JSON
-   properties from plain columns (no database foreign key to check per row: see
-   `TimelineEvent.profile`).
+3. insert the timeline events with one INSERT … SELECT, each property in a column of its own
+   (no JSON to build, no database foreign key to check per row: see `TimelineEvent`).
 
 The rules of the fold: a failure is a Notification Failed; a delivery resets the soft-bounce
 count; a soft bounce within the policy's window counts toward it, and reaching the threshold
